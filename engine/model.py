@@ -1,0 +1,109 @@
+"""Domain values: transactions to write and the ledger state they change.
+
+All values are frozen; state changes are new values (``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+Meta = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: Decimal  # debit positive, credit negative
+    meta: Meta = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    """A balanced transaction ready to be rendered into the journal."""
+
+    date: datetime.date
+    payee: str | None
+    narration: str
+    tags: frozenset[str]
+    links: frozenset[str]
+    meta: Meta
+    postings: tuple[Posting, ...]
+
+    def residual(self) -> Decimal:
+        return sum((p.amount for p in self.postings), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """An account to open (customer sub-accounts appear as customers do)."""
+
+    account: str
+    meta: Meta = ()
+
+
+# ---------------------------------------------------------------------------
+# State: what the rules need to know about earlier events.
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    ref: str
+    name: str
+    component: str  # account component shared by its 411 and 4191 sub-accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """Money held on 4191 for a holder: a deposit, or an overpayment."""
+
+    event_id: str
+    date: datetime.date
+    customer: str  # customer ref whose 4191 sub-account holds it
+    amount: Decimal  # still held
+    vat: Decimal  # VAT of that amount still parked on 44588
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """A booking (``b:<ref>``) or an invoice without booking (``i:<number>``)."""
+
+    key: str
+    credits: tuple[Credit, ...] = ()
+    invoices: tuple[str, ...] = ()
+
+    def held(self) -> Decimal:
+        return sum((c.amount for c in self.credits), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    number: str
+    event_id: str
+    customer: str
+    holder: str
+    date: datetime.date
+    gross: Decimal
+    open: Decimal  # still due on 411; negative when the customer is in credit
+    vat_pending: Decimal  # invoiced VAT not yet due (44574), receipts policy
+    credited: Decimal = Decimal(0)  # gross of credit notes issued against it
+    prices_include_tax: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    code: str
+    event_id: str
+    purpose: str
+    amount: Decimal  # still unused
+    vat: Decimal  # VAT already due for the unused amount (single-purpose)
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What one event produces: transactions, accounts to open, new state."""
+
+    txns: tuple[Txn, ...]
+    opens: tuple[Open, ...] = ()
+    changes: tuple[object, ...] = field(default=())

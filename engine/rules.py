@@ -1,0 +1,534 @@
+"""Posting rules (DESIGN §3): one pure function per event type.
+
+Each rule takes a validated event, a read-only view of the ledger state and
+the settings, and returns the balanced transactions to append with the new
+state — or the problems that make the event impossible (unknown invoice,
+refund larger than what was received...). No clock, no file.
+
+Conventions: debit amounts are positive, credit amounts negative; every
+transaction balances to the cent (asserted); VAT on deposits is due when the
+money is received and waits on 44588 until the invoice is issued.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Callable, Protocol
+
+from . import documents
+from .chart import customer_component, link
+from .events import Customer, Event
+from .model import Booked, Credit, CustomerRecord, Holder, Invoice, Open, Posting, Txn, Voucher
+from .money import ZERO, share, vat_included
+from .settings import Settings
+
+FieldProblems = list[tuple[str, str]]
+
+
+class StateView(Protocol):
+    """What the rules may read of the ledger state."""
+
+    def customer(self, ref: str) -> CustomerRecord | None: ...
+    def component_owner(self, component: str) -> str | None: ...
+    def holder(self, key: str) -> Holder | None: ...
+    def invoice(self, number: str) -> Invoice | None: ...
+    def document(self, number: str) -> str | None: ...
+    def voucher(self, code: str) -> Voucher | None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentNumber:
+    """An invoice or credit-note number, taken once per ledger."""
+
+    number: str
+    event_id: str
+
+
+class Rejected(Exception):
+    """Raised inside a rule to abandon the event with field problems."""
+
+    def __init__(self, problems: FieldProblems):
+        super().__init__(problems)
+        self.problems = problems
+
+
+def reject(field: str, message: str) -> Rejected:
+    return Rejected([(field, message)])
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the rules
+
+
+class _Builder:
+    """Collects postings, opens and state changes for one event."""
+
+    def __init__(self, event: Event, view: StateView, settings: Settings):
+        self.event = event
+        self.view = view
+        self.settings = settings
+        self.chart = settings.chart
+        self.txns: list[Txn] = []
+        self.opens: list[Open] = []
+        self.changes: dict[tuple[type, str], object] = {}
+
+    # state reads see this event's own earlier changes
+    def customer(self, ref: str) -> CustomerRecord | None:
+        return self.changes.get((CustomerRecord, ref)) or self.view.customer(ref)  # type: ignore[return-value]
+
+    def holder(self, key: str) -> Holder | None:
+        return self.changes.get((Holder, key)) or self.view.holder(key)  # type: ignore[return-value]
+
+    def invoice(self, number: str) -> Invoice | None:
+        return self.changes.get((Invoice, number)) or self.view.invoice(number)  # type: ignore[return-value]
+
+    def voucher(self, code: str) -> Voucher | None:
+        return self.changes.get((Voucher, code)) or self.view.voucher(code)  # type: ignore[return-value]
+
+    def put(self, record: object, key: str) -> None:
+        self.changes[(type(record), key)] = record
+
+    def account(self, role: str) -> str:
+        return self.chart.role(role)
+
+    def ensure_customer(self, customer: Customer) -> CustomerRecord:
+        known = self.customer(customer.ref)
+        if known is not None:
+            if known.name != customer.name:
+                self.put(dataclasses.replace(known, name=customer.name), customer.ref)
+            return known
+        component = customer_component(customer.ref)
+        owner = self.view.component_owner(component)
+        if owner is not None and owner != customer.ref:  # pragma: no cover - hash collision
+            raise reject("customer.ref", f"customer ref collides with {owner!r}; use another ref")
+        record = CustomerRecord(customer.ref, customer.name, component)
+        self.put(record, customer.ref)
+        meta = (("customer-ref", customer.ref), ("customer-name", customer.name), ("customer-kind", customer.kind))
+        for role in ("receivable", "customer_deposits"):
+            self.opens.append(Open(self.chart.customer_account(role, component), meta))
+        return record
+
+    def receivable(self, customer_ref: str) -> str:
+        record = self.customer(customer_ref)
+        assert record is not None
+        return self.chart.customer_account("receivable", record.component)
+
+    def deposits_account(self, customer_ref: str) -> str:
+        record = self.customer(customer_ref)
+        assert record is not None
+        return self.chart.customer_account("customer_deposits", record.component)
+
+    def payee(self, customer_ref: str | None) -> str | None:
+        record = self.customer(customer_ref) if customer_ref else None
+        return record.name if record else None
+
+    def add(
+        self,
+        narration: str,
+        postings: list[Posting],
+        *,
+        payee: str | None = None,
+        links: tuple[str, ...] = (),
+        meta: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        kept = tuple(p for p in postings if p.amount != 0)
+        base = (("event-id", self.event.id), ("event-type", self.event.type))
+        if not self.txns:
+            base += (("source-event", self.event.source),)
+        txn = Txn(
+            date=self.event.date,
+            payee=payee,
+            narration=narration,
+            tags=frozenset({self.event.type.replace(".", "-")}),
+            links=frozenset(links),
+            meta=base + meta,
+            postings=kept,
+        )
+        assert txn.residual() == 0, f"unbalanced transaction for {self.event.id}: {txn}"
+        self.txns.append(txn)
+
+    def result(self) -> Booked:
+        return Booked(tuple(self.txns), tuple(self.opens), tuple(self.changes.values()))
+
+
+def _holder_key(booking: str | None, invoice_number: str) -> str:
+    return f"b:{booking}" if booking is not None else f"i:{invoice_number}"
+
+
+def _holder_links(key: str) -> tuple[str, ...]:
+    kind, ref = key.split(":", 1)
+    return (link("booking" if kind == "b" else "invoice", ref),)
+
+
+def _holder_meta(key: str) -> tuple[tuple[str, str], ...]:
+    kind, ref = key.split(":", 1)
+    return (("booking" if kind == "b" else "invoice", ref),)
+
+
+def _take_credits(holder: Holder, amount: Decimal) -> tuple[Holder, list[tuple[Credit, Decimal, Decimal]]]:
+    """Consume ``amount`` from a holder's credits, oldest first.
+
+    Returns the new holder and, per credit touched, (credit, amount taken,
+    VAT of that amount).
+    """
+    taken: list[tuple[Credit, Decimal, Decimal]] = []
+    left = amount
+    kept: list[Credit] = []
+    for credit in holder.credits:
+        if left <= 0:
+            kept.append(credit)
+            continue
+        part = min(credit.amount, left)
+        vat = share(credit.vat, part, credit.amount)
+        taken.append((credit, part, vat))
+        left -= part
+        if part < credit.amount:
+            kept.append(dataclasses.replace(credit, amount=credit.amount - part, vat=credit.vat - vat))
+    assert left <= 0, "caller must check the holder holds enough"
+    return dataclasses.replace(holder, credits=tuple(kept)), taken
+
+
+def _debit_credits(b: _Builder, taken: list[tuple[Credit, Decimal, Decimal]]) -> list[Posting]:
+    """Debit each customer's 4191 sub-account for what was taken from it."""
+    per_account: dict[str, Decimal] = {}
+    for credit, part, _ in taken:
+        account = b.deposits_account(credit.customer)
+        per_account[account] = per_account.get(account, ZERO) + part
+    return [Posting(acc, amt) for acc, amt in per_account.items()]
+
+
+def _vat_move(debit: str, credit: str, amount: Decimal) -> list[Posting]:
+    return [Posting(debit, amount), Posting(credit, -amount)] if amount else []
+
+
+def _pending_or_due(b: _Builder) -> str:
+    """Where invoiced VAT waits: 44574 (receipts policy) or 44571 (debits)."""
+    return b.account("vat_pending" if b.settings.vat_policy == "receipts" else "vat_due")
+
+
+def _apply_credits(b: _Builder, holder_key: str) -> None:
+    """Apply a holder's open credits to its open invoices (4191 -> 411)."""
+    holder = b.holder(holder_key)
+    if holder is None or not holder.credits:
+        return
+    for number in holder.invoices:
+        invoice = b.invoice(number)
+        if invoice is None or invoice.open <= 0 or not holder.credits:
+            continue
+        applied = min(invoice.open, holder.held())
+        holder, taken = _take_credits(holder, applied)
+        vat = sum((v for _, _, v in taken), ZERO)
+        postings = _debit_credits(b, taken) + [Posting(b.receivable(invoice.customer), -applied)]
+        postings += _vat_move(_pending_or_due(b), b.account("vat_on_deposits"), vat)
+        pending = invoice.vat_pending - vat if b.settings.vat_policy == "receipts" else invoice.vat_pending
+        b.put(dataclasses.replace(invoice, open=invoice.open - applied, vat_pending=pending), number)
+        b.add(
+            f"Imputation acompte sur facture {number}",
+            postings,
+            payee=b.payee(invoice.customer),
+            links=_holder_links(holder_key) + (link("invoice", number),),
+            meta=_holder_meta(holder_key) + (("invoice", number), ("step", "deposit-applied")),
+        )
+    b.put(holder, holder_key)
+
+
+# ---------------------------------------------------------------------------
+# The rules
+
+
+def book_deposit(b: _Builder) -> None:
+    e = b.event
+    customer = b.ensure_customer(e.get("customer"))
+    amount: Decimal = e.get("amount")
+    if e.get("vat") is not None:
+        vat = sum((v.amount for v in e.get("vat")), ZERO)
+    elif e.get("vat_rate") is not None:
+        vat = vat_included(amount, e.get("vat_rate"))
+    else:
+        vat = ZERO
+    key = f"b:{e.get('booking')}"
+    holder = b.holder(key) or Holder(key)
+    source, voucher_vat = _settlement(b, e.get("method"), amount)
+    # VAT on a deposit is due on receipt; what a single-purpose voucher already
+    # declared when it was sold is not declared twice.
+    postings = [Posting(source, amount), Posting(b.deposits_account(customer.ref), -amount)]
+    postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat - voucher_vat)
+    credit = Credit(e.id, e.date, customer.ref, amount, vat)
+    b.put(dataclasses.replace(holder, credits=holder.credits + (credit,)), key)
+    nature = "Arrhes" if e.get("nature") == "arrhes" else "Acompte"
+    b.add(
+        f"{nature} réservation {e.get('booking')}",
+        postings,
+        payee=customer.name,
+        links=(link("booking", e.get("booking")),),
+        meta=(("booking", e.get("booking")), ("customer", customer.ref)) + _reference(e),
+    )
+    _apply_credits(b, key)
+
+
+def _settlement(b: _Builder, method: str, amount: Decimal) -> tuple[str, Decimal]:
+    """The account money comes from, and VAT a voucher already declared for it."""
+    if method != "voucher":
+        return b.settings.method_account(method), ZERO
+    code = b.event.get("voucher")
+    voucher = b.voucher(code)
+    if voucher is None:
+        raise reject("voucher", f"unknown voucher {code!r}")
+    if amount > voucher.amount:
+        raise reject("amount", f"{amount} is more than the {voucher.amount} left on voucher {code!r}")
+    vat = share(voucher.vat, amount, voucher.amount)
+    b.put(dataclasses.replace(voucher, amount=voucher.amount - amount, vat=voucher.vat - vat), code)
+    return b.chart.voucher_account(), vat
+
+
+def _reference(e: Event) -> tuple[tuple[str, str], ...]:
+    return (("reference", e.get("reference")),) if e.get("reference") else ()
+
+
+def _document_amounts(b: _Builder, include_tax: bool) -> documents.DocumentAmounts:
+    e = b.event
+    default = b.chart.roles["default_income"]
+    amounts = documents.compute(e.get("lines"), include_tax, default)
+    if e.get("totals") is not None:
+        printed, problems = documents.apply_printed(amounts, e.get("totals"))
+        if problems:
+            raise Rejected(problems)
+        assert printed is not None
+        amounts = printed
+    if amounts.gross <= 0:
+        raise reject("lines", f"the document's total is {amounts.gross}; it must be greater than zero")
+    return amounts
+
+
+def _check_number_free(b: _Builder, number: str) -> None:
+    owner = b.changes.get((DocumentNumber, number)) or b.view.document(number)
+    if owner is not None:
+        owner_id = owner.event_id if isinstance(owner, DocumentNumber) else owner
+        raise reject("number", f"number {number!r} was already used by event {owner_id!r}")
+    b.put(DocumentNumber(number, b.event.id), number)
+
+
+def _revenue_postings(b: _Builder, amounts: documents.DocumentAmounts, sign: int) -> list[Posting]:
+    postings = []
+    for number, rate, net in amounts.revenue:
+        postings.append(Posting(b.chart.account(number), sign * -net, (("vat-rate", str(rate)),)))
+    return postings
+
+
+def book_invoice(b: _Builder) -> None:
+    e = b.event
+    number = e.get("number")
+    _check_number_free(b, number)
+    customer = b.ensure_customer(e.get("customer"))
+    include_tax = bool(e.get("prices_include_tax", False))
+    amounts = _document_amounts(b, include_tax)
+    vat_account = _pending_or_due(b)
+    postings = [Posting(b.receivable(customer.ref), amounts.gross)]
+    postings += _revenue_postings(b, amounts, +1)
+    postings += [Posting(vat_account, -v.amount, (("vat-rate", str(v.rate)),)) for v in amounts.vat]
+    vat_total = sum((v.amount for v in amounts.vat), ZERO)
+    key = _holder_key(e.get("booking"), number)
+    holder = b.holder(key) or Holder(key)
+    b.put(dataclasses.replace(holder, invoices=holder.invoices + (number,)), key)
+    pending = vat_total if b.settings.vat_policy == "receipts" else ZERO
+    b.put(Invoice(number, e.id, customer.ref, key, e.date, amounts.gross, amounts.gross, pending,
+                  prices_include_tax=include_tax), number)
+    meta = (("invoice", number), ("customer", customer.ref))
+    if e.get("booking") is not None:
+        meta += (("booking", e.get("booking")),)
+    if e.get("due_date") is not None:
+        meta += (("due-date", e.get("due_date").isoformat()),)
+    b.add(f"Facture {number}", postings, payee=customer.name,
+          links=tuple(dict.fromkeys(_holder_links(key) + (link("invoice", number),))), meta=meta)
+    _apply_credits(b, key)
+
+
+def _known_invoice(b: _Builder, field: str = "invoice") -> Invoice:
+    number = b.event.get(field)
+    invoice = b.invoice(number)
+    if invoice is None:
+        raise reject(field, f"unknown invoice {number!r}")
+    return invoice
+
+
+def _invoice_links(invoice: Invoice) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_holder_links(invoice.holder) + (link("invoice", invoice.number),)))
+
+
+def _invoice_meta(invoice: Invoice) -> tuple[tuple[str, str], ...]:
+    meta = (("invoice", invoice.number), ("customer", invoice.customer))
+    if invoice.holder.startswith("b:"):
+        meta += (("booking", invoice.holder[2:]),)
+    return meta
+
+
+def book_payment(b: _Builder) -> None:
+    e = b.event
+    invoice = _known_invoice(b)
+    amount: Decimal = e.get("amount")
+    source, voucher_vat = _settlement(b, e.get("method"), amount)
+    applied = min(amount, max(invoice.open, ZERO))
+    excess = amount - applied
+    postings = [Posting(source, amount), Posting(b.receivable(invoice.customer), -applied)]
+    moved = ZERO
+    if b.settings.vat_policy == "receipts" and applied:
+        moved = share(invoice.vat_pending, applied, invoice.open)
+    postings += _vat_move(b.account("vat_pending"), b.account("vat_due"), moved)
+    postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), voucher_vat)
+    if excess:
+        # An overpayment stays the customer's money, on 4191, never a lost cent.
+        postings.append(Posting(b.deposits_account(invoice.customer), -excess))
+        holder = b.holder(invoice.holder) or Holder(invoice.holder)
+        credit = Credit(e.id, e.date, invoice.customer, excess, ZERO)
+        b.put(dataclasses.replace(holder, credits=holder.credits + (credit,)), invoice.holder)
+    b.put(dataclasses.replace(invoice, open=invoice.open - applied, vat_pending=invoice.vat_pending - moved),
+          invoice.number)
+    b.add(f"Règlement facture {invoice.number}", postings, payee=b.payee(invoice.customer),
+          links=_invoice_links(invoice), meta=_invoice_meta(invoice) + _reference(e))
+
+
+def book_credit_note(b: _Builder) -> None:
+    e = b.event
+    number = e.get("number")
+    invoice = _known_invoice(b)
+    _check_number_free(b, number)
+    include_tax = e.get("prices_include_tax", invoice.prices_include_tax)
+    amounts = _document_amounts(b, bool(include_tax))
+    room = invoice.gross - invoice.credited
+    if amounts.gross > room:
+        raise reject("lines", f"credit note of {amounts.gross} exceeds the {room} left to credit on invoice {invoice.number!r}")
+    vat_total = sum((v.amount for v in amounts.vat), ZERO)
+    # VAT not yet due (unpaid part) is cancelled first; the rest was declared.
+    from_pending = min(vat_total, max(invoice.vat_pending, ZERO)) if b.settings.vat_policy == "receipts" else ZERO
+    postings = [Posting(b.receivable(invoice.customer), -amounts.gross)]
+    postings += _revenue_postings(b, amounts, -1)
+    postings += [Posting(b.account("vat_pending"), from_pending)] if from_pending else []
+    postings += [Posting(b.account("vat_due"), vat_total - from_pending)] if vat_total - from_pending else []
+    b.put(dataclasses.replace(invoice, open=invoice.open - amounts.gross, credited=invoice.credited + amounts.gross,
+                              vat_pending=invoice.vat_pending - from_pending), invoice.number)
+    reason = f" ({e.get('reason')})" if e.get("reason") else ""
+    b.add(f"Avoir {number} sur facture {invoice.number}{reason}", postings, payee=b.payee(invoice.customer),
+          links=_invoice_links(invoice), meta=_invoice_meta(invoice) + (("credit-note", number),))
+
+
+def book_refund(b: _Builder) -> None:
+    e = b.event
+    amount: Decimal = e.get("amount")
+    if e.get("booking") is not None:
+        key = f"b:{e.get('booking')}"
+        holder = b.holder(key)
+        if holder is None:
+            raise reject("booking", f"unknown booking {e.get('booking')!r}")
+        from_411, invoice = ZERO, None
+    else:
+        invoice = _known_invoice(b)
+        key, holder = invoice.holder, b.holder(invoice.holder) or Holder(invoice.holder)
+        from_411 = min(amount, max(-invoice.open, ZERO))
+    from_4191 = amount - from_411
+    if from_4191 > holder.held():
+        available = from_411 + holder.held()
+        raise reject("amount", f"refund of {amount} is more than the {available} the customer has in credit")
+    holder, taken = _take_credits(holder, from_4191)
+    vat = sum((v for _, _, v in taken), ZERO)
+    postings = _debit_credits(b, taken) + [Posting(b.settings.method_account(e.get("method")), -amount)]
+    postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), vat)
+    links, meta, payee = _holder_links(key), _holder_meta(key), None
+    if invoice is not None:
+        postings.append(Posting(b.receivable(invoice.customer), from_411))
+        b.put(dataclasses.replace(invoice, open=invoice.open + from_411), invoice.number)
+        links, meta, payee = _invoice_links(invoice), _invoice_meta(invoice), b.payee(invoice.customer)
+    elif taken:
+        payee = b.payee(taken[0][0].customer)
+    b.put(holder, key)
+    what = f"réservation {e.get('booking')}" if invoice is None else f"avoir facture {invoice.number}"
+    reason = f" ({e.get('reason')})" if e.get("reason") else ""
+    b.add(f"Remboursement {what}{reason}", postings, payee=payee, links=links, meta=meta)
+
+
+def book_forfeit(b: _Builder) -> None:
+    e = b.event
+    key = f"b:{e.get('booking')}"
+    holder = b.holder(key)
+    if holder is None:
+        raise reject("booking", f"unknown booking {e.get('booking')!r}")
+    amount: Decimal = e.get("amount")
+    if amount > holder.held():
+        raise reject("amount", f"{amount} is more than the {holder.held()} held for booking {e.get('booking')!r}")
+    holder, taken = _take_credits(holder, amount)
+    vat = sum((v for _, _, v in taken), ZERO)
+    postings = _debit_credits(b, taken)
+    if e.get("treatment") == "penalty":
+        # Arrhes kept as a penalty are outside VAT: the VAT paid on receipt is reversed.
+        postings += [Posting(b.account("penalties"), -amount)]
+        postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), vat)
+        narration = f"Arrhes conservées réservation {e.get('booking')} (dédit)"
+    else:
+        # Money kept for a service the customer was entitled to: VAT stays due.
+        postings += [Posting(b.chart.account(b.chart.roles["default_income"]), -(amount - vat)),
+                     Posting(b.account("vat_on_deposits"), -vat)]
+        narration = f"Acompte conservé réservation {e.get('booking')} (prestation due)"
+    b.put(holder, key)
+    payee = b.payee(taken[0][0].customer) if taken else None
+    b.add(narration, postings, payee=payee, links=_holder_links(key),
+          meta=_holder_meta(key) + (("treatment", e.get("treatment")),))
+
+
+def book_voucher(b: _Builder) -> None:
+    e = b.event
+    code = e.get("code")
+    if b.voucher(code) is not None:
+        raise reject("code", f"voucher {code!r} was already sold")
+    amount: Decimal = e.get("amount")
+    single = e.get("purpose") == "single"
+    vat = vat_included(amount, e.get("vat_rate")) if single else ZERO
+    postings = [Posting(b.settings.method_account(e.get("method")), amount),
+                Posting(b.chart.voucher_account(), -amount)]
+    # A single-purpose voucher is taxed when sold; a multi-purpose one when used.
+    postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat)
+    b.put(Voucher(code, e.id, e.get("purpose"), amount, vat), code)
+    kind = "usage unique" if single else "usages multiples"
+    b.add(f"Bon cadeau {code} ({kind})", postings, links=(link("voucher", code),), meta=(("voucher", code),))
+
+
+def book_cash(b: _Builder) -> None:
+    e = b.event
+    kind, amount = e.get("kind"), e.get("amount")
+    cash, transit = b.account("cash"), b.account("transit")
+    label = e.get("label")
+    if kind == "bank_deposit":
+        postings, narration = [Posting(transit, amount), Posting(cash, -amount)], "Remise d'espèces en banque"
+    elif kind == "float":
+        postings, narration = [Posting(cash, amount), Posting(transit, -amount)], "Fonds de caisse"
+    elif kind == "expense":
+        account = b.chart.account(e.get("account") or b.chart.roles["default_expense"])
+        postings, narration = [Posting(account, amount), Posting(cash, -amount)], "Dépense de caisse"
+    elif amount < 0:
+        postings, narration = [Posting(b.account("losses"), -amount), Posting(cash, amount)], "Écart de caisse (manquant)"
+    else:
+        postings, narration = [Posting(cash, amount), Posting(b.account("gains"), -amount)], "Écart de caisse (excédent)"
+    if label:
+        narration = f"{narration} : {label}"
+    b.add(narration, postings, meta=(("cash-kind", kind),))
+
+
+RULES: dict[str, Callable[[_Builder], None]] = {
+    "deposit.received": book_deposit,
+    "invoice.issued": book_invoice,
+    "payment.received": book_payment,
+    "credit_note.issued": book_credit_note,
+    "refund.issued": book_refund,
+    "deposit.forfeited": book_forfeit,
+    "voucher.sold": book_voucher,
+    "cash.movement": book_cash,
+}
+
+
+def book(event: Event, view: StateView, settings: Settings) -> tuple[Booked | None, FieldProblems]:
+    """Turn one event into transactions and state changes, or problems."""
+    builder = _Builder(event, view, settings)
+    try:
+        RULES[event.type](builder)
+    except Rejected as exc:
+        return None, exc.problems
+    return builder.result(), []
