@@ -440,16 +440,13 @@ def deposit_then_invoice(s: Season, variant: str) -> None:
     day = s.day(lo, hi)
     main = s.activity(day)
     people = s.rng.randint(2, 8)
-    if variant == "works_council":
-        works_council_booking(s, booking)
-        return
     customer = s.individual()
     lines = s.b2c_lines(main, people, extras=variant != "prepaid")
     main_gross = Decimal(main.ttc) * people
     if variant == "prepaid":
         amounts = [main_gross]
     elif variant == "two_deposits":
-        amounts = [whole_euros(main_gross * Decimal("0.3")), whole_euros(main_gross * Decimal("0.2"))]
+        amounts = [whole_euros(main_gross * Decimal(share)) for share in ("0.3", "0.2")]
     else:
         amounts = [whole_euros(main_gross * s.rng.choice((Decimal("0.3"), Decimal("0.5"))))]
     nature = "acompte" if variant == "prepaid" else s.rng.choice(("arrhes", "arrhes", "acompte"))
@@ -477,9 +474,9 @@ def settle_balance(s: Season, day: date, invoice: str, balance: Decimal, variant
         s.pay(s.pay_day(day, method), invoice, balance, method)
 
 
-def works_council_booking(s: Season, booking: str) -> None:
+def works_council_booking(s: Season) -> None:
     """A works council's group day: deposit by transfer, invoice excl. tax, transfer."""
-    customer = s.companies[0]
+    booking, customer = s.tmp("B"), s.companies[0]
     day, people = date(2026, 6, 13), 18
     lines = [make_line(CANYON_HALF, people, False, True), make_line(WETSUIT, people, False),
              make_line(PICNIC, people, False)]
@@ -500,7 +497,8 @@ def walk_in(s: Season, day: date | None = None, lines: list[dict] | None = None,
     day = day or s.day()
     if lines is None:
         if shop_only:
-            lines = [make_line(i, s.rng.randint(1, 3)) for i in s.rng.sample(SHOP, s.rng.randint(2, 4))]
+            items = s.rng.sample(SHOP, s.rng.randint(2, 4))
+            lines = [make_line(item, s.rng.randint(1, 3)) for item in items]
         else:
             lines = s.b2c_lines(s.activity(day, ("20", "10")), s.rng.randint(1, 4))
     booking = None if shop_only else s.tmp("B")
@@ -516,7 +514,10 @@ def walk_in(s: Season, day: date | None = None, lines: list[dict] | None = None,
 def company_booking(s: Season, customer: dict, unpaid: bool, fractional: bool) -> None:
     """A company group invoiced excl. tax, paid later by transfer (or not yet)."""
     booking = s.tmp("B")
-    day = s.day(date(2026, 12, 1), date(2026, 12, 18)) if unpaid else s.day(date(2026, 2, 1), date(2026, 10, 31))
+    if unpaid:  # invoiced in December, due in January
+        day = s.day(date(2026, 12, 1), date(2026, 12, 18))
+    else:
+        day = s.day(date(2026, 2, 1), date(2026, 10, 31))
     people = s.rng.randint(6, 20)
     lines = [make_line(s.activity(day), people, False, True)]
     if s.rng.random() < 0.5:
@@ -543,7 +544,10 @@ def cancelled_with_refund(s: Season, partial: str | None, reason: str,
         main = s.activity(day)
     people = s.rng.randint(2, 6)
     amount = whole_euros(Decimal(main.ttc) * people * Decimal("0.5"))
-    nature = "arrhes" if partial == "penalty" else ("acompte" if partial else s.rng.choice(("arrhes", "acompte")))
+    if partial is None:
+        nature = s.rng.choice(("arrhes", "acompte"))
+    else:  # a dédit (penalty) needs arrhes; a cancellation fee is kept on an acompte
+        nature = "arrhes" if partial == "penalty" else "acompte"
     method = s.rng.choice(("online", "card", "transfer"))
     (paid_on,) = s.deposit_days(day, 1)
     s.deposit(paid_on, booking, customer, amount, main.rate, nature, method)
@@ -565,8 +569,12 @@ def forfeited(s: Season, treatment: str) -> None:
     amount = whole_euros(Decimal(main.ttc) * people * Decimal("0.3"))
     nature = "arrhes" if treatment == "penalty" else s.rng.choice(("arrhes", "acompte"))
     (paid_on,) = s.deposit_days(day, 1)
-    s.deposit(paid_on, booking, customer, amount, main.rate, nature, s.rng.choice(("online", "card")))
-    kept_on = day if treatment == "consideration" else max(paid_on + timedelta(days=1), day - timedelta(days=2))
+    method = s.rng.choice(("online", "card"))
+    s.deposit(paid_on, booking, customer, amount, main.rate, nature, method)
+    if treatment == "consideration":  # no-show: kept on the activity day
+        kept_on = day
+    else:  # arrhes given up by a late cancellation, two days before
+        kept_on = max(paid_on + timedelta(days=1), day - timedelta(days=2))
     s.emit(kept_on, "deposit.forfeited", booking=booking, amount=fmt(amount), treatment=treatment)
 
 
@@ -577,7 +585,8 @@ def credit_note_after_payment(s: Season, variant: str) -> None:
         customer, include_tax = s.companies[1], False
         day, people = date(2026, 9, 18), 12
         lines = [make_line(HIKE, people, False, True), make_line(PICNIC, people, False)]
-        number, gross = s.invoice(day, customer, lines, booking, include_tax, due=day + timedelta(days=30))
+        number, gross = s.invoice(day, customer, lines, booking, include_tax,
+                                  due=day + timedelta(days=30))
         paid_on = day + timedelta(days=20)
         s.pay(paid_on, number, gross, "transfer")
         credit = [make_line(HIKE, 2, False, True), make_line(PICNIC, 2, False)]
@@ -704,7 +713,8 @@ def cash_movements(s: Season) -> None:
     while day <= SEASON_END:
         if day in FLOATS:
             amount, label = FLOATS[day]
-            drawer += cash_effect(s.emit(day, "cash.movement", -1, kind="float", amount=amount, label=label))
+            drawer += cash_effect(s.emit(day, "cash.movement", -1, kind="float", amount=amount,
+                                         label=label))
         drawer += sum((cash_effect(e) for e in by_day.get(day, [])), ZERO)
         if day in EXPENSES:
             account, amount, label = EXPENSES[day]
@@ -728,10 +738,11 @@ def cash_movements(s: Season) -> None:
 def build(rng: random.Random) -> list[dict]:
     """Every lifecycle of the season, sorted and numbered."""
     s = Season(rng, individuals=build_individuals(rng, 62), companies=build_companies(rng))
-    variants = (["prepaid"] * 2 + ["overpay", "unpaid_half", "works_council"]
+    variants = (["prepaid"] * 2 + ["overpay", "unpaid_half"]
                 + ["two_deposits"] * 8 + ["two_payments"] * 9 + ["plain"] * 33)
     for variant in variants:
         deposit_then_invoice(s, variant)
+    works_council_booking(s)
     vouchers = sell_vouchers(s)
     voucher_walk_ins(s, vouchers)
     for i in range(14):
@@ -850,10 +861,9 @@ def check_customer(state: Open, event: dict) -> None:
 def on_deposit(state: Open, e: dict) -> None:
     check_customer(state, e)
     assert e["nature"] in ("acompte", "arrhes") and e["vat_rate"] in RATES, e["id"]
-    b = state.bookings.setdefault(e["booking"], {"customer": e["customer"]["ref"], "rate": e["vat_rate"],
-                                                 "unapplied": ZERO, "total": ZERO, "natures": [],
-                                                 "last_deposit": e["date"], "invoice": None,
-                                                 "cancelled": False})
+    b = state.bookings.setdefault(e["booking"], {
+        "customer": e["customer"]["ref"], "rate": e["vat_rate"], "unapplied": ZERO, "total": ZERO,
+        "natures": [], "last_deposit": e["date"], "invoice": None, "cancelled": False})
     assert b["invoice"] is None and not b["cancelled"], ("deposit after invoice/cancellation", e["id"])
     assert b["customer"] == e["customer"]["ref"] and b["rate"] == e["vat_rate"], e["id"]
     b["unapplied"] += money(e)
@@ -886,12 +896,14 @@ def on_invoice(state: Open, e: dict) -> None:
 
 
 def on_payment(state: Open, e: dict) -> None:
+    assert e["invoice"] in state.invoices, ("payment on an unknown invoice", e["id"])
     inv = state.invoices[e["invoice"]]
     amount = money(e)
     assert e["date"] >= inv["date"] and inv["open"] > 0, ("payment on a settled invoice", e["id"])
     if amount > inv["open"]:
         state.overpayments.append(amount - inv["open"])
     if e["method"] == "voucher":
+        assert e["voucher"] in state.vouchers, ("unknown voucher", e["id"])
         v = state.vouchers[e["voucher"]]
         assert v["date"] < e["date"] and amount <= v["left"], ("voucher", e["id"])
         if v["rate"]:
@@ -904,6 +916,7 @@ def on_payment(state: Open, e: dict) -> None:
 
 def on_credit_note(state: Open, e: dict) -> None:
     check_lines(e)
+    assert e["invoice"] in state.invoices, ("credit note on an unknown invoice", e["id"])
     inv = state.invoices[e["invoice"]]
     assert e.get("prices_include_tax", False) == inv["include_tax"], e["id"]
     assert "prices_include_tax" not in e or e["prices_include_tax"] is True, e["id"]
@@ -924,7 +937,8 @@ def on_refund(state: Open, e: dict) -> None:
         b["cancelled"] = True
     else:
         inv = state.invoices[e["invoice"]]
-        assert amount <= inv["credited"] - inv["refunded"] and amount <= -inv["open"], ("refund", e["id"])
+        assert amount <= inv["credited"] - inv["refunded"], ("refund above the credit", e["id"])
+        assert amount <= -inv["open"], ("refund above what the customer is owed", e["id"])
         inv["refunded"] += amount
         inv["open"] += amount
 
@@ -998,7 +1012,8 @@ def check_season(events: list[dict]) -> Counter:
     assert sorted(d > 0 for d in differences) == [False, True], differences
     assert 90 <= len(state.bookings) <= 110 and 60 <= len(state.customers) <= 80
     names = [c["name"] for c in state.customers.values()]
-    assert any('"' in n and ";" in n for n in names) and any(ord(ch) > 0x3000 for n in names for ch in n)
+    assert any('"' in n and ";" in n for n in names), "no name with quotes and a semicolon"
+    assert any(ord(ch) > 0x3000 for n in names for ch in n), "no non-Latin name"
     assert any(len(inv["per_rate"]) > 1 for inv in state.invoices.values()), "no mixed-rate invoice"
     return counts
 
