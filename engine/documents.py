@@ -79,7 +79,7 @@ def apply_printed(computed: DocumentAmounts, printed: Totals) -> tuple[DocumentA
         return None, problems
     for rate, amount in printed_rates.items():
         if abs(amount - by_rate[rate]) > TOLERANCE:
-            problems.append(("totals.vat", f"VAT at {rate}% is {amount} but the lines give {by_rate[rate]}"))
+            problems.append(("totals.vat", f"VAT at {rate:f}% is {amount} but the lines give {by_rate[rate]}"))
     slack = TOLERANCE * len(by_rate)
     if abs(printed.net - computed.net) > slack:
         problems.append(("totals.net", f"net is {printed.net} but the lines give {computed.net}"))
@@ -106,4 +106,4 @@ def _book_printed(computed: DocumentAmounts, printed: Totals) -> DocumentAmounts
 
 
 def _rates(rates: dict[Decimal, Decimal]) -> str:
-    return "{" + ", ".join(str(r) for r in sorted(rates)) + "}"
+    return "{" + ", ".join(f"{r:f}" for r in sorted(rates)) + "}"
