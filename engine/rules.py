@@ -218,10 +218,16 @@ def _apply_credits(b: _Builder, holder_key: str) -> None:
             continue
         applied = min(invoice.open, holder.held())
         holder, taken = _take_credits(holder, applied)
-        vat = sum((v for _, _, v in taken), ZERO)
+        deposit_vat = sum((v for _, _, v in taken), ZERO)
         postings = _debit_credits(b, taken) + [Posting(b.receivable(invoice.customer), -applied)]
-        postings += _vat_move(_pending_or_due(b), b.account("vat_on_deposits"), vat)
-        pending = invoice.vat_pending - vat if b.settings.vat_policy == "receipts" else invoice.vat_pending
+        # The deposit's VAT, declared on receipt, leaves the 44588 suspense. Under
+        # the receipts policy the invoice VAT of the part now settled becomes
+        # due; when it differs from what the deposit declared (other rate,
+        # rounding), the difference is declared now, on 44571.
+        moved = share(invoice.vat_pending, applied, invoice.open) if b.settings.vat_policy == "receipts" else deposit_vat
+        postings += [Posting(_pending_or_due(b), moved), Posting(b.account("vat_on_deposits"), -deposit_vat)]
+        postings += [Posting(b.account("vat_due"), deposit_vat - moved)] if b.settings.vat_policy == "receipts" else []
+        pending = invoice.vat_pending - moved if b.settings.vat_policy == "receipts" else invoice.vat_pending
         b.put(dataclasses.replace(invoice, open=invoice.open - applied, vat_pending=pending), number)
         b.add(
             f"Imputation acompte sur facture {number}",
@@ -399,8 +405,12 @@ def book_credit_note(b: _Builder) -> None:
     if amounts.gross > room:
         raise reject("lines", f"credit note of {amounts.gross} exceeds the {room} left to credit on invoice {invoice.number!r}")
     vat_total = sum((v.amount for v in amounts.vat), ZERO)
-    # VAT not yet due (unpaid part) is cancelled first; the rest was declared.
-    from_pending = min(vat_total, max(invoice.vat_pending, ZERO)) if b.settings.vat_policy == "receipts" else ZERO
+    # The unpaid part credited cancels its share of the VAT not yet due (44574);
+    # the rest of the credit note's VAT had been declared and is reversed on 44571.
+    unpaid = min(amounts.gross, max(invoice.open, ZERO))
+    from_pending = ZERO
+    if b.settings.vat_policy == "receipts" and unpaid:
+        from_pending = share(invoice.vat_pending, unpaid, invoice.open)
     postings = [Posting(b.receivable(invoice.customer), -amounts.gross)]
     postings += _revenue_postings(b, amounts, -1)
     postings += [Posting(b.account("vat_pending"), from_pending)] if from_pending else []
