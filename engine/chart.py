@@ -123,7 +123,7 @@ def customer_component(ref: str) -> str:
     ref is reduced to those characters and suffixed with a hash of the full
     ref, so two different refs never share an account.
     """
-    if _PLAIN_REF.match(ref):
+    if _PLAIN_REF.fullmatch(ref):
         return f"C-{ref}"
     slug = _NOT_ACCOUNT_CHAR.sub("-", ref).strip("-")[:32]
     return f"C-{slug}-{_short_hash(ref)}" if slug else f"C-{_short_hash(ref)}"
@@ -131,7 +131,7 @@ def customer_component(ref: str) -> str:
 
 def link(kind: str, ref: str) -> str:
     """A Beancount link (without ``^``) for a booking or invoice ref."""
-    if _PLAIN_LINK.match(ref):
+    if _PLAIN_LINK.fullmatch(ref):
         return f"{kind}-{ref}"
     slug = _NOT_LINK_CHAR.sub("-", ref).strip("-")[:40]
     return f"{kind}-{slug}-{_short_hash(ref)}" if slug else f"{kind}-{_short_hash(ref)}"

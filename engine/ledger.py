@@ -48,7 +48,7 @@ class RecordResult:
 
 def _main_text(settings: Settings, years: Iterable[int]) -> str:
     lines = [
-        f"; Partida ledger of {settings.company}. Written by Partida only: open it with",
+        "; Partida ledger. Written by Partida only: open it with",
         "; bean-check, bean-query or `fava --read-only`; never edit it by hand.",
         f"option \"title\" {beans.escape(settings.company)}",
         f"option \"operating_currency\" \"{settings.currency}\"",

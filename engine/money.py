@@ -25,14 +25,14 @@ def cents(value: Decimal) -> Decimal:
 
 def parse_money(text: str) -> Decimal | None:
     """Parse a wire amount like ``"120.00"``; None when it is not one."""
-    if not isinstance(text, str) or not _MONEY.match(text):
+    if not isinstance(text, str) or not _MONEY.fullmatch(text):
         return None
     return cents(Decimal(text))
 
 
 def parse_decimal(text: str) -> Decimal | None:
     """Parse a decimal string (quantity, unit price, rate); None when invalid."""
-    if not isinstance(text, str) or not _DECIMAL.match(text):
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
         return None
     try:
         return Decimal(text)

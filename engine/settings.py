@@ -56,8 +56,8 @@ class Settings:
 
 
 def _toml_string(text: str) -> str:
-    # A JSON string literal is a valid TOML basic string.
-    return json.dumps(text, ensure_ascii=False)
+    # A JSON string literal is a TOML basic string once DEL is escaped too.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def render_settings(settings: Settings) -> str:
