@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime
 import gc
 import hashlib
-import json
 import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from .model import Open, Posting, Txn
+from .model import Open, Txn
 
 CHAIN_KEY = "chain"
 SEQ_KEY = "seq"
@@ -33,44 +32,34 @@ def _meta_lines(meta: Iterable[tuple[str, str]], indent: str) -> list[str]:
     return [f"{indent}{key}: {escape(value)}" for key, value in meta]
 
 
-def _posting_lines(posting: Posting, currency: str) -> list[str]:
-    lines = [f"  {posting.account}  {posting.amount:.2f} {currency}"]
-    lines += _meta_lines(posting.meta, "    ")
-    return lines
-
-
-def canonical(
+def _body(
     date: datetime.date,
     payee: str | None,
     narration: str,
     tags: Iterable[str],
     links: Iterable[str],
     meta: Iterable[tuple[str, str]],
-    postings: Iterable[tuple[str, Decimal, str]],
-) -> str:
-    """The text a transaction's chain hash is computed over.
-
-    Built from values, not from file text, so that the writer (from a ``Txn``)
-    and the verifier (from a parsed entry) compute it the same way.
-    """
-    return json.dumps(
-        [
-            date.isoformat(),
-            payee or "",
-            narration,
-            sorted(tags),
-            sorted(links),
-            [[k, v] for k, v in meta if k != CHAIN_KEY],
-            [[a, f"{n:.2f}", c] for a, n, c in postings],
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    postings: Iterable[tuple[str, Decimal, str, Iterable[tuple[str, str]]]],
+) -> tuple[list[str], list[str]]:
+    """Header-and-meta lines and posting lines of a transaction, chain excluded."""
+    head = [date.isoformat(), "*"]
+    if payee:
+        head.append(escape(payee))
+    head.append(escape(narration))
+    head += [f"#{t}" for t in sorted(tags)] + [f"^{lk}" for lk in sorted(links)]
+    top = [" ".join(head)] + _meta_lines(meta, "  ")
+    bottom: list[str] = []
+    for account, number, currency, posting_meta in postings:
+        bottom.append(f"  {account}  {number:.2f} {currency}")
+        bottom += _meta_lines(posting_meta, "    ")
+    return top, bottom
 
 
-def chain_hash(previous: str, canonical_text: str) -> str:
-    """The next link of the hash chain."""
-    return hashlib.sha256((previous + "\n" + canonical_text).encode("utf-8")).hexdigest()
+def chain_hash(previous: str, top: list[str], bottom: list[str]) -> str:
+    """The next link of the hash chain: over the previous link and the text
+    of the transaction without its chain line."""
+    text = "\n".join([previous, *top, *bottom])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def render_txn(txn: Txn, currency: str, seq: int, previous_chain: str) -> tuple[str, str]:
@@ -78,22 +67,30 @@ def render_txn(txn: Txn, currency: str, seq: int, previous_chain: str) -> tuple[
 
     Returns the text (ending with a blank line) and the new chain hash.
     """
-    meta = txn.meta + ((SEQ_KEY, str(seq)),)
-    text_canonical = canonical(
-        txn.date, txn.payee, txn.narration, txn.tags, txn.links, meta,
-        ((p.account, p.amount, currency) for p in txn.postings),
+    top, bottom = _body(
+        txn.date, txn.payee, txn.narration, txn.tags, txn.links, txn.meta + ((SEQ_KEY, str(seq)),),
+        ((p.account, p.amount, currency, p.meta) for p in txn.postings),
     )
-    chain = chain_hash(previous_chain, text_canonical)
-    head = [txn.date.isoformat(), "*"]
-    if txn.payee:
-        head.append(escape(txn.payee))
-    head.append(escape(txn.narration))
-    head += [f"#{t}" for t in sorted(txn.tags)] + [f"^{lk}" for lk in sorted(txn.links)]
-    lines = [" ".join(head)]
-    lines += _meta_lines(meta + ((CHAIN_KEY, chain),), "  ")
-    for posting in txn.postings:
-        lines += _posting_lines(posting, currency)
-    return "\n".join(lines) + "\n\n", chain
+    chain = chain_hash(previous_chain, top, bottom)
+    return "\n".join([*top, f"  {CHAIN_KEY}: {escape(chain)}", *bottom]) + "\n\n", chain
+
+
+def entry_chain(previous: str, entry: Any) -> str:
+    """``chain_hash`` recomputed from a parsed transaction.
+
+    The renderer is canonical (fixed layout, sorted tags and links, metadata
+    in file order), so re-rendering parsed values gives back the written text.
+    """
+
+    def plain(meta: dict[str, Any] | None) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in (meta or {}).items()
+                if k not in ("filename", "lineno", CHAIN_KEY) and not k.startswith("__")]
+
+    top, bottom = _body(
+        entry.date, entry.payee, entry.narration, entry.tags, entry.links, plain(entry.meta),
+        ((p.account, p.units.number, p.units.currency, plain(p.meta)) for p in entry.postings),
+    )
+    return chain_hash(previous, top, bottom)
 
 
 def render_open(date: datetime.date, opening: Open, currency: str) -> str:
@@ -112,15 +109,6 @@ def parse_text(text: str) -> list[Any]:
 
     entries, _errors, _options = parser.parse_string(text)
     return entries
-
-
-def entry_canonical(entry: Any) -> str:
-    """``canonical`` of a parsed transaction entry."""
-    meta = [(k, v) for k, v in entry.meta.items() if k not in ("filename", "lineno") and not k.startswith("__")]
-    return canonical(
-        entry.date, entry.payee, entry.narration, entry.tags, entry.links, meta,
-        ((p.account, p.units.number, p.units.currency) for p in entry.postings),
-    )
 
 
 def is_transaction(entry: Any) -> bool:

@@ -40,16 +40,26 @@ def check_balanced(view: LedgerView) -> list[str]:
 
 
 def check_chain(view: LedgerView) -> list[str]:
-    """Sequence numbers continuous in file order, and the hash chain intact."""
-    previous, expected = GENESIS, 1
+    """Sequence numbers continuous, increasing within each file, hash chain intact.
+
+    Appends interleave across fiscal-year files, so the chain is walked in
+    ``seq`` order; a hand swap inside one file shows as a decreasing ``seq``.
+    """
+    last_in_file: dict[str, int] = {}
     for entry in view.txns_in_order:
-        seq = entry.meta.get("seq")
-        if seq is None or "chain" not in entry.meta:
+        if "seq" not in entry.meta or "chain" not in entry.meta:
             return [f"{_where(entry)}: transaction without seq/chain: not written by Partida"]
-        if int(seq) != expected:
-            what = "missing or removed" if int(seq) > expected else "out of order"
+        seq, name = int(entry.meta["seq"]), entry.meta.get("filename", "")
+        if seq <= last_in_file.get(name, 0):
+            return [f"{_where(entry)}: seq {seq} comes after seq {last_in_file[name]} in its file: transactions were reordered"]
+        last_in_file[name] = seq
+    previous, expected = GENESIS, 1
+    for entry in sorted(view.txns_in_order, key=lambda e: int(e.meta["seq"])):
+        seq = int(entry.meta["seq"])
+        if seq != expected:
+            what = "missing (removed?)" if seq > expected else "duplicated"
             return [f"{_where(entry)}: seq {seq} where {expected} was expected: a transaction is {what}"]
-        chain = beans.chain_hash(previous, beans.entry_canonical(entry))
+        chain = beans.entry_chain(previous, entry)
         if chain != entry.meta["chain"]:
             return [f"{_where(entry)}: seq {seq} was edited after it was written (hash chain broken)"]
         previous, expected = chain, expected + 1

@@ -25,7 +25,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SEGMENT_BYTES = 512 * 1024
+from .problems import ExternallyChangedError
+
+# Size at which a new segment starts. Tunable for tests that need many segments.
+SEGMENT_BYTES = int(os.environ.get("PARTIDA_SEGMENT_BYTES", 512 * 1024))
 _INCLUDE = re.compile(r'^include "([^"]+)"$', re.MULTILINE)
 
 
@@ -60,6 +63,10 @@ class Layout:
     @property
     def state_db(self) -> Path:
         return self.private / "state.sqlite3"
+
+    @property
+    def intent(self) -> Path:
+        return self.private / "intent.json"
 
     @property
     def lock(self) -> Path:
@@ -100,47 +107,74 @@ def render_index(header: str, includes: list[str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FileOp:
+    """One idempotent step of a batch write.
+
+    ``base`` is the size the file must have before the step (``None``: replace
+    the file whole with ``data``); with a base, the step appends ``data``.
+    Replaying a step that already happened changes nothing, which is what
+    makes the intent log of ``ledger.LedgerSession`` a redo log.
+    """
+
+    path: str  # relative to the ledger root
+    data: str
+    base: int | None = None
+
+    def apply(self, root: Path) -> None:
+        target = root / self.path
+        data = self.data.encode("utf-8")
+        if self.base is None:
+            if not target.exists() or target.read_bytes() != data:
+                write_atomic(target, data)
+            return
+        size = target.stat().st_size if target.exists() else 0
+        if size == self.base + len(data):
+            return  # done before the crash
+        if size != self.base:
+            raise ExternallyChangedError(f"{self.path} has {size} bytes; Partida expected {self.base}")
+        head = b""
+        if self.base:
+            with open(target, "rb") as f:
+                head = f.read(self.base)
+        write_atomic(target, head + data)
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentedFile:
     """An index file (fixed header + includes) and its capped segments."""
 
-    index: Path
+    root: Path
+    index: str  # relative to root
     folder: str  # segment folder, relative to the index's folder
     header: str
 
-    def segments(self) -> list[Path]:
-        return [self.index.parent / name for name in included(self.index)]
+    def plan(self, texts: list[str]) -> list[FileOp]:
+        """The steps that append entry texts: segments first, then the index.
 
-    def append(self, texts: list[str]) -> list[Path]:
-        """Append entry texts; returns every segment file written.
-
-        Segments are written (each atomically) before the index that
-        includes them, so an included segment is always complete.
+        Segments are written before the index that includes them, so an
+        included segment is always complete.
         """
         if not texts:
             return []
-        names = included(self.index)
-        written: list[Path] = []
-        current = self.index.parent / names[-1] if names else None
-        buffer = bytearray(current.read_bytes()) if current is not None else bytearray()
-        new_names: list[str] = []
+        index = self.root / self.index
+        parent = Path(self.index).parent
+        names = included(index)
+        ops: list[FileOp] = []
+        current = names[-1] if names else None
+        size = (index.parent / current).stat().st_size if current else 0
+        base, pending, new_names = size, [], []
         for text in texts:
-            data = text.encode("utf-8")
-            if current is None or (buffer and len(buffer) + len(data) > SEGMENT_BYTES):
-                if current is not None:
-                    self._flush(current, buffer, written)
-                name = f"{self.folder}/{len(names) + len(new_names) + 1:06d}.beancount"
-                new_names.append(name)
-                current, buffer = self.index.parent / name, bytearray()
-            buffer += data
-        assert current is not None
-        self._flush(current, buffer, written)
+            length = len(text.encode("utf-8"))
+            if current is None or (size and size + length > SEGMENT_BYTES):
+                if pending:
+                    ops.append(FileOp((parent / current).as_posix(), "".join(pending), base))  # type: ignore[operator]
+                current = f"{self.folder}/{len(names) + len(new_names) + 1:06d}.beancount"
+                new_names.append(current)
+                size = base = 0
+                pending = []
+            pending.append(text)
+            size += length
+        ops.append(FileOp((parent / current).as_posix(), "".join(pending), base))  # type: ignore[operator]
         if new_names:
-            write_atomic(self.index, render_index(self.header, names + new_names).encode("utf-8"))
-        return written
-
-    @staticmethod
-    def _flush(path: Path, buffer: bytearray, written: list[Path]) -> None:
-        if path.exists() and path.stat().st_size == len(buffer):
-            return  # nothing new for this one
-        write_atomic(path, bytes(buffer))
-        written.append(path)
+            ops.append(FileOp(self.index, render_index(self.header, names + new_names)))
+        return ops

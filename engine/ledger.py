@@ -14,6 +14,7 @@ order so that the ledger loads cleanly after a crash at any instant:
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from filelock import FileLock
 
 from . import beans, rules
 from .events import Context, Event, parse_event, parse_lines
-from .layout import Layout, SegmentedFile, included, render_index, write_atomic
+from .layout import FileOp, Layout, SegmentedFile, included, render_index, write_atomic
 from .model import Open, Txn
 from .problems import ExternallyChangedError, LedgerError, LedgerNotFoundError, Problem
 from .settings import Settings, load_settings, render_settings
@@ -177,6 +178,7 @@ class LedgerSession:
         transactions indexed.
         """
         assert self.index is not None
+        self._redo()
         known = self.index.file_sizes()
         tails: list[tuple[str, str]] = []
         sizes: dict[str, int] = {}
@@ -192,6 +194,7 @@ class LedgerSession:
                     tails.append((rel, f.read().decode("utf-8")))
                 sizes[rel] = size
         if not tails:
+            self.layout.intent.unlink(missing_ok=True)
             return 0
         return self._reindex(tails, sizes)
 
@@ -221,12 +224,11 @@ class LedgerSession:
         if chained:
             meta_out = {"seq": chained[-1].meta["seq"], "chain": chained[-1].meta["chain"]}
         self.index.commit(daily, moves, sizes, meta_out)
+        self.layout.intent.unlink(missing_ok=True)
         return len(txns)
 
     def _rebook(self, entry: Any) -> None:
         assert self.index is not None
-        import json
-
         event, problems = parse_event(json.loads(entry.meta["source-event"]), 0, self.context)
         if event is None:
             raise LedgerError(f"cannot re-read event {entry.meta.get('event-id')!r}: {problems[0]}")
@@ -285,30 +287,49 @@ class LedgerSession:
             seq += 1
             text, chain = beans.render_txn(txn, s.currency, seq, chain)
             by_year.setdefault(s.fiscal_year(txn.date), []).append(text)
-            meta = dict(txn.meta)
-            rows.append((seq, txn.date, meta, [(p.account, p.amount) for p in txn.postings]))
-        written = self._write_opens(opens)
-        written += self._write_journals(by_year)
-        sizes = {self.layout.rel(p): p.stat().st_size for p in written}
+            rows.append((seq, txn.date, dict(txn.meta), [(p.account, p.amount) for p in txn.postings]))
+        ops = self._plan_opens(opens) + self._plan_journals(by_year)
+        self._run_intent(ops)
+        sizes = {op.path: (self.layout.root / op.path).stat().st_size for op in ops if op.base is not None}
         daily, moves = _figures(rows, s.chart.role("customer_deposits"), s.chart.voucher_account())
         self.index.commit(daily, moves, sizes, {"seq": str(seq), "chain": chain})
+        self.layout.intent.unlink()
 
-    def _write_opens(self, opens: list[Open]) -> list[Path]:
+    def _run_intent(self, ops: list[FileOp]) -> None:
+        """Log the batch's file steps durably, then carry them out.
+
+        After a crash the log is replayed whole (``_redo``), so a batch that
+        spans several files always ends up complete, never half-visible twice.
+        """
+        payload = json.dumps([[op.path, op.data, op.base] for op in ops], ensure_ascii=False)
+        write_atomic(self.layout.intent, payload.encode("utf-8"))
+        for op in ops:
+            op.apply(self.layout.root)
+
+    def _redo(self) -> None:
+        intent = self.layout.intent
+        if not intent.exists():
+            return
+        for path, data, base in json.loads(intent.read_text(encoding="utf-8")):
+            FileOp(path, data, base).apply(self.layout.root)
+
+    def _plan_opens(self, opens: list[Open]) -> list[FileOp]:
         s = self.settings
         texts = [beans.render_open(s.open_date, o, s.currency) for o in opens]
-        return SegmentedFile(self.layout.accounts, "accounts", _accounts_header(s)).append(texts)
+        return SegmentedFile(self.layout.root, "accounts.beancount", "accounts", _accounts_header(s)).plan(texts)
 
-    def _write_journals(self, by_year: dict[int, list[str]]) -> list[Path]:
+    def _plan_journals(self, by_year: dict[int, list[str]]) -> list[FileOp]:
         years = journal_years(self.layout)
-        written: list[Path] = []
+        ops: list[FileOp] = []
         for year, texts in sorted(by_year.items()):
-            index = self.layout.year_index(year)
+            index = f"journal/{year}.beancount"
             if year not in years:
-                write_atomic(index, render_index(_journal_header(year), []).encode("utf-8"))
                 years.append(year)
-                write_atomic(self.layout.main, _main_text(self.settings, years).encode("utf-8"))
-            written += SegmentedFile(index, str(year), _journal_header(year)).append(texts)
-        return written
+                ops.append(FileOp(index, render_index(_journal_header(year), [])))
+                ops.append(FileOp("main.beancount", _main_text(self.settings, years)))
+            segmented = SegmentedFile(self.layout.root, index, str(year), _journal_header(year))
+            ops += segmented.plan(texts)
+        return ops
 
 
 def read_batch(data: bytes) -> tuple[list[str], list[Problem]]:

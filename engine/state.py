@@ -89,7 +89,7 @@ def record_key(record: Any) -> str:
 
 
 def to_cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
+    return int(amount.scaleb(2))
 
 
 class StateIndex:
@@ -103,6 +103,10 @@ class StateIndex:
         self.conn.executescript(SCHEMA)
         self.overlay: dict[tuple[str, str], Any] = {}
         self.new_events: dict[str, str] = {}
+        self.new_components: dict[str, str] = {}
+        self._dirty: set[tuple[str, str]] = set()
+        # Reads that found nothing, so a batch of new keys asks SQLite once each.
+        self._missing: set[tuple[str, str]] = set()
 
     def close(self) -> None:
         self.conn.close()
@@ -110,10 +114,16 @@ class StateIndex:
     # -- reads (the rules' StateView) ---------------------------------------
 
     def _record(self, kind: str, key: str) -> Any:
-        if (kind, key) in self.overlay:
-            return self.overlay[(kind, key)]
+        found = self.overlay.get((kind, key))
+        if found is not None or (kind, key) in self._missing:
+            return found
         row = self.conn.execute("SELECT body FROM records WHERE kind=? AND key=?", (kind, key)).fetchone()
-        return load_record(kind, row[0]) if row else None
+        if row is None:
+            self._missing.add((kind, key))
+            return None
+        record = load_record(kind, row[0])
+        self.overlay[(kind, key)] = record  # cached for the batch; written back only if staged
+        return record
 
     def customer(self, ref: str) -> CustomerRecord | None:
         return self._record("customer", ref)
@@ -132,9 +142,8 @@ class StateIndex:
         return record.event_id if record else None
 
     def component_owner(self, component: str) -> str | None:
-        for (kind, _), record in self.overlay.items():
-            if kind == "customer" and record.component == component:
-                return record.ref
+        if component in self.new_components:
+            return self.new_components[component]
         row = self.conn.execute("SELECT ref FROM components WHERE component=?", (component,)).fetchone()
         return row[0] if row else None
 
@@ -155,7 +164,11 @@ class StateIndex:
 
     def stage(self, changes: Iterable[Any]) -> None:
         for record in changes:
-            self.overlay[(_KINDS[type(record)], record_key(record))] = record
+            kind = _KINDS[type(record)]
+            self.overlay[(kind, record_key(record))] = record
+            self._dirty.add((kind, record_key(record)))
+            if kind == "customer":
+                self.new_components.setdefault(record.component, record.ref)
 
     def stage_event(self, event_id: str, digest: str) -> None:
         self.new_events[event_id] = digest
@@ -163,6 +176,9 @@ class StateIndex:
     def discard(self) -> None:
         self.overlay.clear()
         self.new_events.clear()
+        self.new_components.clear()
+        self._missing.clear()
+        self._dirty.clear()
 
     def commit(
         self,
@@ -178,12 +194,9 @@ class StateIndex:
             c.executemany("INSERT OR REPLACE INTO events VALUES (?, ?)", self.new_events.items())
             c.executemany(
                 "INSERT OR REPLACE INTO records VALUES (?, ?, ?)",
-                ((kind, key, dump_record(r)) for (kind, key), r in self.overlay.items()),
+                ((kind, key, dump_record(self.overlay[(kind, key)])) for kind, key in self._dirty),
             )
-            c.executemany(
-                "INSERT OR IGNORE INTO components VALUES (?, ?)",
-                ((r.component, r.ref) for (kind, _), r in self.overlay.items() if kind == "customer"),
-            )
+            c.executemany("INSERT OR IGNORE INTO components VALUES (?, ?)", self.new_components.items())
             c.executemany(
                 "INSERT INTO daily VALUES (?, ?, ?) ON CONFLICT (account, day) DO UPDATE SET cents = cents + excluded.cents",
                 ((a, d, n) for (a, d), n in daily.items()),

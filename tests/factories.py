@@ -65,3 +65,21 @@ def voucher(id: str, code: str, amount: str, purpose: str, date: str = "2026-03-
 
 def cash(id: str, kind: str, amount: str, date: str = "2026-04-01", **extra: Any) -> dict[str, Any]:
     return {"id": id, "type": "cash.movement", "date": date, "kind": kind, "amount": amount, **extra}
+
+
+def many_events(n_bookings: int, prefix: str = "x", year: int = 2026) -> list[dict[str, Any]]:
+    """A large valid batch: per booking a deposit, an invoice and the balance paid.
+
+    Dates spread over two fiscal years so writes touch several journal files.
+    """
+    events: list[dict[str, Any]] = []
+    for i in range(n_bookings):
+        month = 1 + i % 12
+        date = f"{year + (i % 2)}-{month:02d}-{1 + i % 28:02d}"
+        customer = {"ref": f"{prefix}C{i % 500}", "name": f"Client {i % 500}", "kind": "individual"}
+        booking, number = f"{prefix}B{i}", f"{prefix}F{i}"
+        events.append(deposit(f"{prefix}-d{i}", booking, "30.00", date, customer=customer))
+        events.append(invoice(f"{prefix}-i{i}", number, [("2", "50.00", "20")], date, booking=booking,
+                              customer=customer))
+        events.append(payment(f"{prefix}-p{i}", number, "90.00", date))
+    return events
