@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from . import beans
 from .ledger import GENESIS, LedgerSession, all_segments
+from .problems import ExternallyChangedError
 from .state import StateIndex, to_cents
 
 
@@ -124,10 +125,21 @@ def _in_file_order(session: LedgerSession, entries: list[Any]) -> list[Any]:
 
 
 def run_check(root: Path) -> tuple[list[str], list[str], int]:
-    """Returns (Beancount errors, invariant problems, number of transactions)."""
-    with LedgerSession(root) as session:
+    """Returns (Beancount errors, invariant problems, number of transactions).
+
+    A ledger edited by hand cannot bring the state index up to date; it is
+    still checked, with the invariants that need no index.
+    """
+    invariants, problems = INVARIANTS, []
+    try:
+        with LedgerSession(root) as session:
+            pass
+        catch_up = True
+    except ExternallyChangedError as exc:
+        invariants, problems, catch_up = [check_balanced, check_chain], [str(exc)], False
+    with LedgerSession(root, catch_up=catch_up) as session:
         assert session.index is not None
         entries, errors, _options = beans.load(session.layout.main)
         view = LedgerView(entries, _in_file_order(session, entries), session.index, session)
-        problems = [msg for invariant in INVARIANTS for msg in invariant(view)]
+        problems += [msg for invariant in invariants for msg in invariant(view)]
         return beans.format_errors(errors), problems, len(view.txns_in_order)

@@ -142,8 +142,9 @@ def _figures(
 class LedgerSession:
     """Exclusive access to one ledger for the duration of a ``with`` block."""
 
-    def __init__(self, root: Path, timeout_s: float = LOCK_TIMEOUT_S):
+    def __init__(self, root: Path, timeout_s: float = LOCK_TIMEOUT_S, catch_up: bool = True):
         self.layout, self.settings = open_layout(root)
+        self._catch_up = catch_up
         self.layout.private.mkdir(exist_ok=True)
         self._lock = FileLock(str(self.layout.lock), timeout=timeout_s)
         self.index: StateIndex | None = None
@@ -152,7 +153,8 @@ class LedgerSession:
         self._lock.acquire()
         try:
             self.index = StateIndex(self.layout.state_db)
-            self.catch_up()
+            if self._catch_up:
+                self.catch_up()
         except BaseException:
             self._lock.release()
             raise

@@ -324,13 +324,13 @@ def test_oauth_consent_page_then_approve_or_deny(sandbox: Sandbox) -> None:
 
 
 def test_oauth_works_with_authlib(sandbox: Sandbox) -> None:
-    from authlib.deprecate import AuthlibDeprecationWarning
+    from authlib.deprecate import AuthlibDeprecationWarning  # type: ignore[import-untyped]
 
     with warnings.catch_warnings():
         # authlib 1.9 warns (through its own "always" filter, hence the import
         # above first) that its httpx integration moves to "httpx2".
         warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-        from authlib.integrations.httpx_client import OAuth2Client
+        from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped]
 
     client = register_client(sandbox)
     with OAuth2Client(client["client_id"], client["client_secret"], scope="customers:readonly",
@@ -665,7 +665,7 @@ def test_ledger_entries(sandbox: Sandbox) -> None:
     api = sandbox.api()
     cash, sales = account_id(api, "530"), account_id(api, "706")
     od = journal_id(api, "OD")
-    body = {"date": "2026-05-02", "label": "Z caisse", "journal_id": od, "piece_number": "Z-0502",
+    body: dict[str, Any] = {"date": "2026-05-02", "label": "Z caisse", "journal_id": od, "piece_number": "Z-0502",
             "ledger_entry_lines": [{"ledger_account_id": cash, "debit": "120.00", "credit": "0.00", "label": "Cash"},
                                    {"ledger_account_id": sales, "debit": "0.00", "credit": "120.00"}]}
     created = api.post("/ledger_entries", json=body)

@@ -177,14 +177,14 @@ def test_non_faultable_requests_do_not_consume_draws() -> None:
     app = FaultMiddleware(_tiny_app([]), lambda: injector, lambda scope: scope["path"].startswith("/api/"),
                           sleep=_no_sleep)
     with running(app) as base, httpx.Client(base_url=base) as client:
-        outcomes = []
+        outcomes: list[object] = []
         for _ in range(20):
             client.post("/auth")
             try:
                 outcomes.append(client.post("/api/write").status_code)
             except httpx.TransportError:
                 outcomes.append("drop")
-    expected = []
+    expected: list[object] = []
     for fault in preview(plan, 20):
         if fault is None or fault.kind == "slow":
             expected.append(201)
