@@ -148,14 +148,16 @@ class SegmentedFile:
     folder: str  # segment folder, relative to the index's folder
     header: str
 
-    def plan(self, texts: list[str]) -> list[FileOp]:
+    def plan(self, texts: list[str]) -> tuple[list[FileOp], list[tuple[str, int, int]]]:
         """The steps that append entry texts: segments first, then the index.
 
         Segments are written before the index that includes them, so an
-        included segment is always complete.
+        included segment is always complete. Also returns where each text
+        lands: (segment path, byte offset, byte length).
         """
+        placements: list[tuple[str, int, int]] = []
         if not texts:
-            return []
+            return [], placements
         index = self.root / self.index
         parent = Path(self.index).parent
         names = included(index)
@@ -173,8 +175,9 @@ class SegmentedFile:
                 size = base = 0
                 pending = []
             pending.append(text)
+            placements.append(((parent / current).as_posix(), size, length))
             size += length
         ops.append(FileOp((parent / current).as_posix(), "".join(pending), base))  # type: ignore[operator]
         if new_names:
             ops.append(FileOp(self.index, render_index(self.header, names + new_names)))
-        return ops
+        return ops, placements

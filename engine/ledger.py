@@ -135,6 +135,21 @@ def _figures(
     return daily, moves
 
 
+def _locate(entries: list[Any], rel: str, offset: int, text: str) -> dict[int, tuple[str, int, int]]:
+    """Byte span of each parsed entry of ``text`` (a tail of file ``rel``
+    starting at byte ``offset``): from its first line to the next entry's."""
+    starts = [0]
+    for line in text.encode("utf-8").splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    firsts = sorted((e.meta["lineno"], id(e)) for e in entries if "lineno" in e.meta)
+    spans = {}
+    for i, (lineno, key) in enumerate(firsts):
+        begin = starts[lineno - 1]
+        end = starts[firsts[i + 1][0] - 1] if i + 1 < len(firsts) else starts[-1]
+        spans[key] = (rel, offset + begin, end - begin)
+    return spans
+
+
 # ---------------------------------------------------------------------------
 # The session
 
@@ -182,7 +197,7 @@ class LedgerSession:
         assert self.index is not None
         self._redo()
         known = self.index.file_sizes()
-        tails: list[tuple[str, str]] = []
+        tails: list[tuple[str, int, str]] = []
         sizes: dict[str, int] = {}
         for path in all_segments(self.layout):
             rel = self.layout.rel(path)
@@ -193,19 +208,23 @@ class LedgerSession:
             if size > seen:
                 with open(path, "rb") as f:
                     f.seek(seen)
-                    tails.append((rel, f.read().decode("utf-8")))
+                    tails.append((rel, seen, f.read().decode("utf-8")))
                 sizes[rel] = size
         if not tails:
             self.layout.intent.unlink(missing_ok=True)
             return 0
         return self._reindex(tails, sizes)
 
-    def _reindex(self, tails: list[tuple[str, str]], sizes: dict[str, int]) -> int:
+    def _reindex(self, tails: list[tuple[str, int, str]], sizes: dict[str, int]) -> int:
         assert self.index is not None
         from .chart import customer_component
         from .model import CustomerRecord
 
-        entries = [e for _, text in tails for e in beans.parse_text(text)]
+        entries, where = [], {}
+        for rel, offset, text in tails:
+            parsed = beans.parse_text(text)
+            entries += parsed
+            where.update(_locate(parsed, rel, offset, text))
         for entry in entries:
             if beans.is_open(entry) and "customer-ref" in entry.meta:
                 ref = entry.meta["customer-ref"]
@@ -215,17 +234,20 @@ class LedgerSession:
         for entry in txns:
             if "source-event" in entry.meta:
                 self._rebook(entry)
-        rows = []
+        rows, locations = [], []
         for entry in txns:
             meta = {k: v for k, v in entry.meta.items() if isinstance(v, str)}
             rows.append((int(meta.get("seq", "0")), entry.date, meta, [(p.account, p.units.number) for p in entry.postings]))
+            if "seq" in meta and id(entry) in where:
+                locations.append((int(meta["seq"]), *where[id(entry)], meta.get("event-id", ""),
+                                  entry.date.isoformat(), meta.get("event-type", "")))
         chart = self.settings.chart
         daily, moves = _figures(rows, chart.role("customer_deposits"), chart.voucher_account())
         meta_out = {}
         chained = [e for e in txns if "chain" in e.meta]
         if chained:
             meta_out = {"seq": chained[-1].meta["seq"], "chain": chained[-1].meta["chain"]}
-        self.index.commit(daily, moves, sizes, meta_out)
+        self.index.commit(daily, moves, sizes, meta_out, locations)
         self.layout.intent.unlink(missing_ok=True)
         return len(txns)
 
@@ -283,18 +305,21 @@ class LedgerSession:
         s = self.settings
         seq = int(self.index.meta("seq", "0"))
         chain = self.index.meta("chain", GENESIS)
-        by_year: dict[int, list[str]] = {}
+        by_year: dict[int, list[tuple[int, str]]] = {}
         rows = []
         for txn in txns:
             seq += 1
             text, chain = beans.render_txn(txn, s.currency, seq, chain)
-            by_year.setdefault(s.fiscal_year(txn.date), []).append(text)
+            by_year.setdefault(s.fiscal_year(txn.date), []).append((id(txn), text))
             rows.append((seq, txn.date, dict(txn.meta), [(p.account, p.amount) for p in txn.postings]))
-        ops = self._plan_opens(opens) + self._plan_journals(by_year)
+        journal_ops, placed = self._plan_journals(by_year)
+        ops = self._plan_opens(opens) + journal_ops
         self._run_intent(ops)
         sizes = {op.path: (self.layout.root / op.path).stat().st_size for op in ops if op.base is not None}
         daily, moves = _figures(rows, s.chart.role("customer_deposits"), s.chart.voucher_account())
-        self.index.commit(daily, moves, sizes, {"seq": str(seq), "chain": chain})
+        locations = [(row[0], *placed[id(txn)], row[2]["event-id"], row[1].isoformat(), row[2]["event-type"])
+                     for row, txn in zip(rows, txns)]
+        self.index.commit(daily, moves, sizes, {"seq": str(seq), "chain": chain}, locations)
         self.layout.intent.unlink()
 
     def _run_intent(self, ops: list[FileOp]) -> None:
@@ -318,20 +343,26 @@ class LedgerSession:
     def _plan_opens(self, opens: list[Open]) -> list[FileOp]:
         s = self.settings
         texts = [beans.render_open(s.open_date, o, s.currency) for o in opens]
-        return SegmentedFile(self.layout.root, "accounts.beancount", "accounts", _accounts_header(s)).plan(texts)
+        return SegmentedFile(self.layout.root, "accounts.beancount", "accounts", _accounts_header(s)).plan(texts)[0]
 
-    def _plan_journals(self, by_year: dict[int, list[str]]) -> list[FileOp]:
+    def _plan_journals(
+        self, by_year: dict[int, list[tuple[int, str]]]
+    ) -> tuple[list[FileOp], dict[int, tuple[str, int, int]]]:
+        """File steps for the journal texts, and where each transaction lands."""
         years = journal_years(self.layout)
         ops: list[FileOp] = []
-        for year, texts in sorted(by_year.items()):
+        placed: dict[int, tuple[str, int, int]] = {}
+        for year, keyed in sorted(by_year.items()):
             index = f"journal/{year}.beancount"
             if year not in years:
                 years.append(year)
                 ops.append(FileOp(index, render_index(_journal_header(year), [])))
                 ops.append(FileOp("main.beancount", _main_text(self.settings, years)))
             segmented = SegmentedFile(self.layout.root, index, str(year), _journal_header(year))
-            ops += segmented.plan(texts)
-        return ops
+            year_ops, placements = segmented.plan([text for _, text in keyed])
+            ops += year_ops
+            placed.update((key, where) for (key, _), where in zip(keyed, placements))
+        return ops, placed
 
 
 def read_batch(data: bytes) -> tuple[list[str], list[Problem]]:

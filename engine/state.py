@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS deposit_moves (
   seq INTEGER, holder TEXT, customer TEXT, account TEXT, day TEXT, cents INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS deposit_moves_holder ON deposit_moves (holder);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS txns (
+  seq INTEGER PRIMARY KEY, path TEXT NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  event_id TEXT NOT NULL, day TEXT NOT NULL, type TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -186,6 +189,7 @@ class StateIndex:
         moves: list[tuple[int, str, str, str, str, int]],
         files: dict[str, int],
         meta: dict[str, str],
+        locations: Iterable[tuple[int, str, int, int, str, str, str]] = (),
     ) -> None:
         """Write the staged batch and its derived figures in one transaction."""
         c = self.conn
@@ -204,6 +208,7 @@ class StateIndex:
             c.executemany("INSERT INTO deposit_moves VALUES (?, ?, ?, ?, ?, ?)", moves)
             c.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", files.items())
             c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+            c.executemany("INSERT OR REPLACE INTO txns VALUES (?, ?, ?, ?, ?, ?, ?)", locations)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -225,6 +230,14 @@ class StateIndex:
         if as_of is not None:
             sql, args = sql + " WHERE day <= ?", (as_of.isoformat(),)
         return list(self.conn.execute(sql + " ORDER BY seq", args))
+
+    def locations(self, after_seq: int = 0, limit: int | None = None) -> list[tuple[int, str, int, int, str, str, str]]:
+        """Where transactions with ``seq > after_seq`` are, in append order."""
+        sql = "SELECT seq, path, offset, length, event_id, day, type FROM txns WHERE seq > ? ORDER BY seq"
+        args: tuple[Any, ...] = (after_seq,)
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", (after_seq, limit)
+        return list(self.conn.execute(sql, args))
 
     def customers(self) -> list[CustomerRecord]:
         rows = self.conn.execute("SELECT body FROM records WHERE kind='customer'")

@@ -17,8 +17,8 @@ Kinds:
   and cannot know whether its write happened.
 
 Invariant: for one plan, the faults depend only on the sequence of faultable
-requests (one draw from a ``random.Random(seed)`` per request that is not in a
-burst), never on time. Which requests are faultable is the provider's choice;
+requests (every draw comes from one ``random.Random(seed)``, in request
+order), never on time or on the answers. Which requests are faultable is the provider's choice;
 the sandboxes never fault their OAuth and ``/sandbox/`` endpoints.
 """
 
@@ -39,7 +39,7 @@ from typing import Any
 
 __all__ = [
     "KINDS",
-    "DroppedConnection",
+    "DroppedConnectionError",
     "Fault",
     "FaultInjector",
     "FaultMiddleware",
@@ -51,7 +51,7 @@ __all__ = [
 KINDS = ("429", "5xx", "slow", "drop")
 # How a bare ``N%`` is shared out between the kinds.
 _MIXED_SHARES = (("429", Decimal("0.3")), ("5xx", Decimal("0.3")), ("slow", Decimal("0.2")), ("drop", Decimal("0.2")))
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -162,7 +162,8 @@ class FaultInjector:
     Not thread-safe: the sandboxes call it from their event loop only.
     """
 
-    def __init__(self, plan: FaultPlan) -> None:
+    def __init__(self, plan: FaultPlan, counts: Counter[str] | None = None) -> None:
+        """Start drawing; ``counts`` (faults injected per kind) may be shared across plans."""
         self.plan = plan
         self._rng = random.Random(plan.seed)
         self._burst_left = 0
@@ -172,7 +173,7 @@ class FaultInjector:
         for kind, rate in plan.rates:
             edge += rate
             self._thresholds.append((float(edge), kind))
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter() if counts is None else counts
 
     def next_fault(self) -> Fault | None:
         """The fault for the next request, or None when it is served normally."""
@@ -205,32 +206,32 @@ def preview(plan: FaultPlan, requests: int) -> tuple[Fault | None, ...]:
     return tuple(injector.next_fault() for _ in range(requests))
 
 
-class DroppedConnection(Exception):
+class DroppedConnectionError(Exception):
     """Raised on purpose to make the ASGI server close a connection mid-answer."""
 
 
 class FaultMiddleware:
     """ASGI middleware that applies a fault plan to the faultable requests.
 
-    ``injector`` may be replaced (or set to None) while the server runs; the
-    sandboxes expose that through their ``/sandbox/`` endpoints.
+    ``injector`` is called on each request, so the plan in force can change
+    while the server runs (the sandboxes expose that under ``/sandbox/``).
     """
 
     def __init__(
         self,
         app: ASGIApp,
-        injector: FaultInjector | None,
+        injector: Callable[[], FaultInjector | None],
         is_faultable: Callable[[Scope], bool],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.app = app
-        self.injector = injector
+        self._injector = injector
         self._is_faultable = is_faultable
         self._sleep = sleep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        injector = self.injector
-        if scope["type"] != "http" or injector is None or not self._is_faultable(scope):
+        injector = self._injector() if scope["type"] == "http" else None
+        if injector is None or not self._is_faultable(scope):
             await self.app(scope, receive, send)
             return
         fault = injector.next_fault()
@@ -262,7 +263,7 @@ class FaultMiddleware:
             "headers": [(b"content-type", b"application/json")],
         })
         await send({"type": "http.response.body", "body": b"", "more_body": True})
-        raise DroppedConnection("fault plan: connection dropped after the write was committed")
+        raise DroppedConnectionError("fault plan: connection dropped after the write was committed")
 
 
 async def _send_error(send: Send, fault: Fault, retry_after_s: int) -> None:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 from typing import Any
-from typing import Union
 
 __all__ = ["Arr", "Bool", "Int", "Num", "Obj", "OneOf", "Schema", "Str", "Violation", "validate"]
 
@@ -102,7 +101,7 @@ class OneOf:
     nullable: bool = False
 
 
-Schema = Union[Str, Int, Num, Bool, Arr, Obj, OneOf]
+Schema = Str | Int | Num | Bool | Arr | Obj | OneOf
 
 
 def validate(schema: Schema, value: Any, path: str = "") -> Violation | None:

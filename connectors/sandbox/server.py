@@ -22,7 +22,7 @@ from typing import Any
 
 import uvicorn
 
-from connectors.sandbox.faults import DroppedConnection
+from connectors.sandbox.faults import DroppedConnectionError
 
 __all__ = ["LOOPBACK", "bind_loopback", "running", "serve"]
 
@@ -39,7 +39,10 @@ def bind_loopback(port: int = 0, host: str = LOOPBACK) -> socket.socket:
     """
     if host != LOOPBACK:
         raise ValueError(f"a sandbox only listens on {LOOPBACK}, not {host!r}")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
+    # sockets whose proto says TCP, and without it every answer written in two
+    # parts (headers, body) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -132,7 +135,7 @@ class _DropFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, DroppedConnection)
+        return not isinstance(exc, DroppedConnectionError)
 
 
 def _hide_deliberate_drops() -> None:
