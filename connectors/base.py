@@ -1,0 +1,51 @@
+"""The contract between the replay loop and a provider's connector.
+
+The replay loop (``connectors.replay``) owns ordering, the per-transaction
+replay state, retries, progress and the summary. A connector owns everything
+provider-specific for one local transaction: it maps it to API payloads
+(purely, in its ``mapping`` module) and makes the remote side hold exactly one
+copy of it, looking up first when a previous attempt's outcome is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from engine.journal import LedgerTxn
+
+Outcome = Literal["sent", "exists", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a push achieved: ``sent`` (created now), ``exists`` (found on the
+    remote under the item's key), ``skipped`` (nothing to send for this
+    transaction on this provider)."""
+
+    outcome: Outcome
+    remote_id: str = ""
+
+
+class Connector(Protocol):
+    provider: str
+
+    def describe(self, txn: LedgerTxn) -> list[str]:
+        """What pushing ``txn`` would send, one line per request (dry run, no I/O)."""
+
+    def push(self, txn: LedgerTxn, key: str, uncertain: bool) -> PushResult:
+        """Make the remote hold ``txn`` exactly once.
+
+        ``key`` is the idempotency key persisted before the first attempt;
+        ``uncertain`` is true when an earlier attempt may have reached the
+        provider, in which case the remote must be searched by business key
+        before anything is created.
+
+        Raises:
+            TransientError, RateLimited: retry later.
+            AuthError: stop; credentials must be renewed.
+            PermanentError, ConflictError: this item failed; go on with others.
+        """
+
+    def close(self) -> None:
+        """Release the HTTP client."""
