@@ -154,7 +154,9 @@ def status(root: Path, provider: str) -> ProviderStatus:
             state = SyncState(root, provider)
             try:
                 counts.update({k: v for k, v in state.counts().items() if k != "pending"})
-                known = {seq for seq in (i.seq for i in state.items(("synced", "uncertain", "failed", "parked")))}
+                # "Oldest pending": the oldest transaction still to reach the
+                # provider — never sent, or sent with an unknown outcome.
+                known = state.done_seqs()
             finally:
                 state.close()
             counts["pending"] = total - sum(v for k, v in counts.items() if k != "pending")
