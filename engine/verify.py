@@ -40,7 +40,8 @@ def _blocks(path: Path, rel: str) -> list[Block]:
     pos = data.find("\n\n")
     while pos != -1:
         chunk = data[start:pos]
-        if _ESCAPE.sub("", chunk).count('"') % 2 == 0:  # the blank line is not inside a string
+        quotes = chunk.count('"') if "\\" not in chunk else _ESCAPE.sub("", chunk).count('"')
+        if quotes % 2 == 0:  # the blank line is not inside a string
             if chunk.strip():
                 out.append(_block(rel, line, chunk))
             line += chunk.count("\n") + 2
@@ -67,29 +68,48 @@ def _journal_files(root: Path) -> list[tuple[Path, str]]:
 
 
 def verify(root: Path) -> tuple[int, str | None]:
-    """Returns (transactions checked, the first problem or None)."""
-    blocks: list[Block] = []
-    problem: tuple[int, str] | None = None
+    """Returns (transactions checked, the first problem or None).
+
+    Blocks are hashed as soon as the chain value of ``seq - 1`` is known
+    (always, in a one-year ledger), so memory holds only the chain values.
+    """
+    chains: dict[int, str] = {}
+    waiting: dict[int, Block] = {}  # blocks whose predecessor has not been read yet
+    broken: list[tuple[int, str]] = []
+    count = 0
     for path, rel in _journal_files(root):
         last = 0
         for block in _blocks(path, rel):
+            count += 1
             where = f"{block.path}:{block.line}"
             if not block.chain or not block.seq:
-                return len(blocks), f"{where}: a transaction without a readable seq or chain: edited, or added by hand"
-            if block.seq <= last and problem is None:
-                problem = (block.seq, f"{where}: seq {block.seq} follows seq {last}: transactions were reordered")
+                return count, f"{where}: a transaction without a readable seq or chain: edited, or added by hand"
+            if block.seq in chains or block.seq in waiting:
+                broken.append((block.seq, f"{where}: seq {block.seq} appears twice: a transaction was duplicated"))
+            if block.seq <= last:
+                broken.append((block.seq, f"{where}: seq {block.seq} follows seq {last}: transactions were reordered"))
             last = block.seq
-            blocks.append(block)
-    chains = {b.seq: b.chain for b in blocks}
-    for block in sorted(blocks, key=lambda b: b.seq):
-        where = f"{block.path}:{block.line} (seq {block.seq})"
-        previous = GENESIS if block.seq == 1 else chains.get(block.seq - 1)
-        if previous is None:
-            return len(blocks), f"{where}: seq {block.seq - 1} is missing: a transaction was removed"
+            chains[block.seq] = block.chain
+            waiting[block.seq] = block
+            _drain(waiting, chains, block.seq, broken)
+    for seq in sorted(waiting):
+        broken.append((seq, f"{waiting[seq].path}:{waiting[seq].line} (seq {seq}): seq {seq - 1} is missing: "
+                            "a transaction was removed"))
+    return count, min(broken)[1] if broken else None
+
+
+def _drain(waiting: dict[int, Block], chains: dict[int, str], seq: int, broken: list[tuple[int, str]]) -> None:
+    """Check every waiting block whose predecessor's chain value is now known."""
+    ready = [seq] if seq == 1 or seq - 1 in chains else []
+    ready += [seq + 1] if seq + 1 in waiting else []
+    while ready:
+        current = ready.pop()
+        block = waiting.pop(current, None)
+        if block is None:
+            continue
+        previous = GENESIS if current == 1 else chains[current - 1]
         if hashlib.sha256((previous + "\n" + block.text).encode("utf-8")).hexdigest() != block.chain:
-            return len(blocks), f"{where}: edited after it was written (hash chain broken)"
-        if problem is not None and problem[0] == block.seq:
-            return len(blocks), problem[1]
-    if len(chains) != len(blocks):
-        return len(blocks), "a sequence number appears twice: a transaction was duplicated"
-    return len(blocks), problem[1] if problem else None
+            broken.append((current, f"{block.path}:{block.line} (seq {current}): edited after it was written "
+                                    "(hash chain broken)"))
+        if current + 1 in waiting:
+            ready.append(current + 1)
