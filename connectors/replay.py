@@ -44,10 +44,11 @@ class SyncSummary:
 
 def candidates(root: Path, state: SyncState, since: datetime.date | None) -> list[tuple[int, str, str]]:
     """(seq, event id, day) of the transactions to send, in ledger order."""
+    start = state.first_not_done()
     with LedgerSession(root) as session:
         assert session.index is not None
-        locations = session.index.locations(0)
-    done = state.done_seqs()
+        locations = session.index.locations(start - 1)
+    done = state.done_seqs(start)
     floor = since.isoformat() if since else ""
     return [(seq, event_id, day) for seq, _p, _o, _l, event_id, day, _t in locations
             if seq not in done and day >= floor]
@@ -149,20 +150,20 @@ def status(root: Path, provider: str) -> ProviderStatus:
         assert session.index is not None
         total = int(session.index.meta("seq", "0"))
         counts = {"pending": total, "synced": 0, "uncertain": 0, "failed": 0, "parked": 0}
-        oldest = None
+        oldest, start, known = None, 1, set()
         if sync_db.exists():
             state = SyncState(root, provider)
             try:
                 counts.update({k: v for k, v in state.counts().items() if k != "pending"})
                 # "Oldest pending": the oldest transaction still to reach the
                 # provider — never sent, or sent with an unknown outcome.
-                known = state.done_seqs()
+                start = state.first_not_done()
+                known = state.done_seqs(start)
             finally:
                 state.close()
             counts["pending"] = total - sum(v for k, v in counts.items() if k != "pending")
-        else:
-            known = set()
-        for seq, _p, _o, _l, event_id, day, _t in session.index.locations(0):
+        # At most len(known) rows can be skipped before a pending one.
+        for seq, _p, _o, _l, event_id, day, _t in session.index.locations(start - 1, len(known) + 1):
             if seq not in known:
                 oldest = (seq, event_id, day)
                 break

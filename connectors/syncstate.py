@@ -82,10 +82,21 @@ class SyncState:
             f"WHERE state IN ({marks}) ORDER BY seq", states)
         return [Item(*r) for r in rows]
 
-    def done_seqs(self) -> set[int]:
+    def done_seqs(self, from_seq: int = 0) -> set[int]:
         """Transactions that need nothing more (synced) or wait for a person (failed, parked)."""
-        rows = self.conn.execute("SELECT seq FROM items WHERE state IN ('synced','failed','parked')")
+        rows = self.conn.execute(
+            "SELECT seq FROM items WHERE state IN ('synced','failed','parked') AND seq >= ?", (from_seq,))
         return {r[0] for r in rows}
+
+    def first_not_done(self) -> int:
+        """The smallest seq that is not done: where a replay has to start looking."""
+        done = "state IN ('synced','failed','parked')"
+        if not self.conn.execute(f"SELECT 1 FROM items WHERE seq = 1 AND {done}").fetchone():
+            return 1
+        row = self.conn.execute(
+            f"SELECT MIN(a.seq) + 1 FROM items a WHERE a.{done} AND NOT EXISTS "
+            f"(SELECT 1 FROM items b WHERE b.seq = a.seq + 1 AND b.{done})").fetchone()
+        return int(row[0])
 
     def transition(self, item: Item, state: State, *, remote_id: str = "", error: str = "",
                    attempt: bool = False) -> Item:

@@ -41,11 +41,14 @@ __all__ = [
     "KINDS",
     "DroppedConnectionError",
     "Fault",
+    "FaultAnswer",
     "FaultInjector",
     "FaultMiddleware",
     "FaultPlan",
+    "FaultRenderer",
     "parse_fault_plan",
     "preview",
+    "render_plain_fault",
 ]
 
 KINDS = ("429", "5xx", "slow", "drop")
@@ -115,6 +118,11 @@ class Fault:
     kind: str
     status: int | None = None
     delay_s: float = 0.0
+
+
+# status, headers and body of an injected 429 or 5xx answer.
+FaultAnswer = tuple[int, list[tuple[bytes, bytes]], bytes]
+FaultRenderer = Callable[[Fault, int], FaultAnswer]
 
 
 def parse_fault_plan(text: str) -> FaultPlan:
@@ -215,6 +223,9 @@ class FaultMiddleware:
 
     ``injector`` is called on each request, so the plan in force can change
     while the server runs (the sandboxes expose that under ``/sandbox/``).
+    ``render_fault(fault, retry_after_s)`` shapes the injected 429 and 5xx
+    answers in the provider's own error format; by default they are plain
+    text (Pennylane's shape).
     """
 
     def __init__(
@@ -223,11 +234,13 @@ class FaultMiddleware:
         injector: Callable[[], FaultInjector | None],
         is_faultable: Callable[[Scope], bool],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        render_fault: FaultRenderer | None = None,
     ) -> None:
         self.app = app
         self._injector = injector
         self._is_faultable = is_faultable
         self._sleep = sleep
+        self._render_fault = render_fault or render_plain_fault
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         injector = self._injector() if scope["type"] == "http" else None
@@ -243,7 +256,10 @@ class FaultMiddleware:
         elif fault.kind == "drop":
             await self._commit_then_drop(scope, receive, send)
         else:
-            await _send_error(send, fault, injector.plan.retry_after_s)
+            status, headers, body = self._render_fault(fault, injector.plan.retry_after_s)
+            headers = [*headers, (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
     async def _commit_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 200
@@ -266,7 +282,8 @@ class FaultMiddleware:
         raise DroppedConnectionError("fault plan: connection dropped after the write was committed")
 
 
-async def _send_error(send: Send, fault: Fault, retry_after_s: int) -> None:
+def render_plain_fault(fault: Fault, retry_after_s: int) -> FaultAnswer:
+    """The default injected answer: plain text, ``retry-after`` on 429 and 503."""
     status = fault.status or 500
     headers = [(b"content-type", b"text/plain; charset=utf-8")]
     if status == 429:
@@ -279,6 +296,4 @@ async def _send_error(send: Send, fault: Fault, retry_after_s: int) -> None:
         body = b"Bad Gateway" if status == 502 else b"Service Unavailable"
         if status == 503:
             headers.append((b"retry-after", str(retry_after_s).encode()))
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return status, headers, body

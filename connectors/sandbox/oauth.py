@@ -6,8 +6,10 @@ What it does, because both providers do it:
   single-use and short-lived, and replaying it revokes what it issued;
 - access tokens with a lifetime (Pennylane: 24 h);
 - **refresh token rotation**: each refresh returns a new pair, and the refresh
-  token used and the access token of the old pair die at once; presenting a
-  spent refresh token again gives ``invalid_grant``;
+  token used and the access token of the old pair die at once (a provider
+  whose old access tokens live on until they expire sets
+  ``revoke_access_on_refresh=False``); presenting a spent refresh token again
+  gives ``invalid_grant``;
 - revocation of either token of a pair revokes the pair (RFC 7009 answers 200
   even for unknown tokens);
 - client authentication by ``client_secret_post`` or ``client_secret_basic``.
@@ -20,6 +22,9 @@ is called after every mutation so the caller can persist it.
 
 ``oauth_routes`` exposes the server as Starlette routes; the consent page is a
 bare HTML form, and ``auto_approve=1`` on the authorize URL skips it (tests).
+Its hooks let a provider choose the subject from the authorization request
+(QuickBooks: the company, ``realmId``), echo it in the redirect, reshape the
+token answer, and take the revocation body as JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import binascii
 import hashlib
 import hmac
 import html
+import json
 import re
 import secrets
 import time
@@ -72,6 +78,8 @@ class OAuthConfig:
         refresh_ttl_s: refresh token lifetime.
         code_ttl_s: authorization code lifetime.
         require_pkce: refuse authorization requests without a PKCE challenge.
+        revoke_access_on_refresh: a refresh also kills the old access token
+            (False: it lives until it expires).
     """
 
     scopes: frozenset[str]
@@ -79,6 +87,7 @@ class OAuthConfig:
     refresh_ttl_s: int = 90 * 86_400
     code_ttl_s: int = 600
     require_pkce: bool = True
+    revoke_access_on_refresh: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,16 +302,35 @@ class AuthorizationServer:
         scopes = form.get("scope", "").split() or grant["scopes"]
         if not set(scopes) <= set(grant["scopes"]):
             return OAuthError("invalid_scope", "a refresh cannot widen the granted scopes")
-        self._revoke_grant(grant_id or "")
+        self._retire_grant(grant_id or "")
         self._table("spent_refresh")[digest] = self._now()
         answer = self._new_grant(client_id, scopes, grant["subject"])
         answer.pop("_grant_id")
         self._on_change()
         return answer
 
+    def _retire_grant(self, grant_id: str) -> None:
+        if self.config.revoke_access_on_refresh:
+            self._revoke_grant(grant_id)
+            return
+        # Only the refresh token dies; the access token lives out its lifetime.
+        grant = self._table("grants")[grant_id]
+        self._table("refresh").pop(grant["refresh"], None)
+        grant["refresh"] = None
+        grant["refresh_expires_at"] = 0
+
+    def _prune_grants(self, now: float) -> None:
+        # Grants left with neither a refresh token nor a live access token.
+        dead = [grant_id for grant_id, grant in self._table("grants").items()
+                if grant["refresh"] is None and grant["access_expires_at"] <= now]
+        for grant_id in dead:
+            self._revoke_grant(grant_id)
+
     def _new_grant(self, client_id: str, scopes: list[str], subject: str) -> dict[str, Any]:
         access, refresh, grant_id = self._new_secret(), self._new_secret(), secrets.token_hex(8)
         now = self._now()
+        if not self.config.revoke_access_on_refresh:
+            self._prune_grants(now)
         self._table("grants")[grant_id] = {
             "client_id": client_id,
             "scopes": list(scopes),
@@ -343,7 +371,8 @@ class AuthorizationServer:
         grant = self._table("grants").pop(grant_id, None)
         if grant is not None:
             self._table("access").pop(grant["access"], None)
-            self._table("refresh").pop(grant["refresh"], None)
+            if grant["refresh"] is not None:
+                self._table("refresh").pop(grant["refresh"], None)
 
     def resolve(self, access_token: str) -> Grant | None:
         """The live grant of an access token, or None (unknown, revoked, expired)."""
@@ -372,6 +401,19 @@ def _form(body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
+def _form_or_json(body: bytes, content_type: str) -> dict[str, str]:
+    # Intuit's revocation endpoint takes {"token": ...} as JSON; RFC 7009 a form.
+    if not content_type.split(";")[0].strip().lower().endswith("json"):
+        return _form(body)
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): item for key, item in value.items() if isinstance(item, str)}
+
+
 def oauth_routes(
     server: AuthorizationServer,
     *,
@@ -381,6 +423,9 @@ def oauth_routes(
     revoke_path: str = "/oauth/revoke",
     redirect_extras: Callable[[AuthorizeRequest], Mapping[str, str]] = lambda request: {},
     title: str = "Sandbox",
+    subject_for: Callable[[Mapping[str, str]], str | OAuthError] | None = None,
+    subject_param: str | None = None,
+    shape_token: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[Route]:
     """Starlette routes for the authorize, token and revoke endpoints.
 
@@ -391,9 +436,19 @@ def oauth_routes(
         token_path: path of the token endpoint.
         revoke_path: path of the revocation endpoint.
         redirect_extras: extra query parameters for the redirect back to the
-            client (QuickBooks adds ``realmId``).
+            client.
         title: name shown on the consent page.
+        subject_for: when given, chooses the subject from the authorization
+            request's parameters instead of ``subject()``; an ``OAuthError``
+            refuses the request (redirected back to the client).
+        subject_param: when given, the redirect back to the client carries
+            the subject under this name (QuickBooks: ``realmId``).
+        shape_token: reshapes a successful token answer (field names and
+            extras of the provider).
     """
+
+    def choose_subject(params: Mapping[str, str]) -> str | OAuthError:
+        return subject() if subject_for is None else subject_for(params)
 
     async def authorize(request: Request) -> Response:
         params = dict(request.query_params)
@@ -409,9 +464,12 @@ def oauth_routes(
                                        checked.state)
             return _authorize_failure(failure)
         if decision == "approve" or params.get("auto_approve") == "1":
-            code = server.issue_code(checked, subject())
+            chosen = choose_subject(params)
+            if isinstance(chosen, OAuthError):
+                return _authorize_failure(AuthorizeFailure(chosen, checked.redirect_uri, checked.state))
+            code = server.issue_code(checked, chosen)
             query = {"code": code, **({"state": checked.state} if checked.state is not None else {}),
-                     **redirect_extras(checked)}
+                     **({subject_param: chosen} if subject_param else {}), **redirect_extras(checked)}
             return RedirectResponse(_with_query(checked.redirect_uri, query), status_code=302)
         return HTMLResponse(_consent_page(title, checked, params))
 
@@ -419,10 +477,11 @@ def oauth_routes(
         answer = server.token(_form(await request.body()), request.headers.get("authorization"))
         if isinstance(answer, OAuthError):
             return JSONResponse(answer.body(), status_code=answer.status, headers=_NO_STORE)
-        return JSONResponse(answer, headers=_NO_STORE)
+        return JSONResponse(shape_token(answer) if shape_token else answer, headers=_NO_STORE)
 
     async def revoke(request: Request) -> Response:
-        problem = server.revoke(_form(await request.body()), request.headers.get("authorization"))
+        form = _form_or_json(await request.body(), request.headers.get("content-type", ""))
+        problem = server.revoke(form, request.headers.get("authorization"))
         if problem is not None:
             return JSONResponse(problem.body(), status_code=problem.status)
         return Response(status_code=200)
