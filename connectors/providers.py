@@ -49,13 +49,34 @@ def api_client(provider: str, ledger: Path, store: TokenStore | None = None,
                         timeout=HTTP_TIMEOUT_S, transport=transport)
 
 
+RATE_ENV = "PARTIDA_RATE_LIMIT"
+
+
+def pacer_from_env() -> object | None:
+    """A client-side pace other than the provider's documented limit, from
+    ``PARTIDA_RATE_LIMIT=N/SECONDS`` — for sandboxes whose limit was raised
+    (load tests, demos); unset, each connector paces at the real limit."""
+    import os
+
+    from .pacing import Pacer
+
+    value = os.environ.get(RATE_ENV)
+    if not value:
+        return None
+    try:
+        limit, window = value.split("/")
+        return Pacer(int(limit), float(window))
+    except ValueError as exc:
+        raise AuthError(f"{RATE_ENV} must look like 25/5 (requests/seconds), not {value!r}") from exc
+
+
 def build(provider: str, ledger: Path, store: TokenStore | None = None,
           transport: httpx.BaseTransport | None = None) -> Connector:
     client = api_client(provider, ledger, store, transport)
     if provider == "pennylane":
         from .pennylane.connector import PennylaneConnector
 
-        return PennylaneConnector(client)
+        return PennylaneConnector(client, pacer=pacer_from_env())  # type: ignore[arg-type]
     from .quickbooks.connector import QuickBooksConnector  # type: ignore[import-not-found]
 
     return QuickBooksConnector(client)  # type: ignore[no-any-return]
