@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts_max: int = 6
+    attempts_max: int = 10
     base_delay_s: float = 0.5
     delay_s_max: float = 30.0
     jitter: float = 0.2

@@ -94,7 +94,7 @@ def test_auth_error_stops_the_run_with_one_clear_message(ledger: Path) -> None:
 
 
 def test_provider_outage_stops_and_the_next_run_resumes_without_duplicates(ledger: Path) -> None:
-    connector = Scripted({7: [TransientError("down")] * 6})
+    connector = Scripted({7: [TransientError("down")] * 10})
     first = sync(ledger, connector, retry=NO_WAIT)
     assert first.stopped and first.sent == 6
     second = sync(ledger, connector, retry=NO_WAIT)
