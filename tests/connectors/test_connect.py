@@ -14,6 +14,7 @@ import pytest
 from conftest import BIN, partida
 
 from connectors.errors import AuthError
+from sandbox_oauth import oauth_credentials
 from connectors.pennylane.sandbox import create_app
 from connectors.sandbox.server import running
 from connectors.tokens import Credentials, StoredAuth, TokenStore, connection_key
@@ -83,28 +84,9 @@ def test_oauth_code_flow_with_local_redirect_listener(sandbox: str, env: dict, l
         assert secret not in out + err
 
 
-def _oauth_creds(sandbox: str, store: TokenStore, key: str) -> Credentials:
-    import hashlib, base64, secrets, urllib.parse
-    client = httpx.post(f"{sandbox}/sandbox/oauth_clients", json={"redirect_uris": ["http://127.0.0.1:1/cb"]}).json()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    r = httpx.get(f"{sandbox}/oauth/authorize", params={
-        "client_id": client["client_id"], "redirect_uri": "http://127.0.0.1:1/cb", "response_type": "code",
-        "scope": "customers:all", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
-        "auto_approve": "1"})
-    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["location"]).query))["code"]
-    body = httpx.post(f"{sandbox}/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1:1/cb",
-        "code_verifier": verifier, "client_id": client["client_id"], "client_secret": client["client_secret"]}).json()
-    creds = Credentials("oauth", sandbox, body["access_token"], body["refresh_token"], time.time() + 86400,
-                        f"{sandbox}/oauth/token", client["client_id"], client["client_secret"])
-    store.put(key, creds)
-    return creds
-
-
 def test_racing_refreshes_never_lose_the_connection(sandbox: str, tmp_path: Path) -> None:
     store, key = TokenStore(tmp_path / "t" / "tokens.json"), "pennylane:/x"
-    stale = _oauth_creds(sandbox, store, key)
+    stale = oauth_credentials(sandbox, store, key)
     results, errors = [], []
 
     def refresh() -> None:
@@ -130,7 +112,7 @@ def test_racing_refreshes_never_lose_the_connection(sandbox: str, tmp_path: Path
 
 def test_expired_access_token_refreshes_and_revoked_one_says_connect_again(sandbox: str, tmp_path: Path) -> None:
     store, key = TokenStore(tmp_path / "t" / "tokens.json"), "pennylane:/y"
-    creds = _oauth_creds(sandbox, store, key)
+    creds = oauth_credentials(sandbox, store, key)
     httpx.post(f"{sandbox}/sandbox/oauth/expire_access_tokens")
     with httpx.Client(base_url=f"{sandbox}/api/external/v2", auth=StoredAuth(store, key)) as api:
         assert api.get("/me").status_code == 200  # a 401, one refresh, then OK
