@@ -1,7 +1,7 @@
 """Provider-independent foundation of the local provider sandboxes.
 
-Each provider sandbox (``connectors.pennylane.sandbox``, later QuickBooks) is a
-Starlette app built from these parts:
+Each provider sandbox (``connectors.pennylane.sandbox``,
+``connectors.quickbooks.sandbox``) is a Starlette app built from these parts:
 
 - ``faults``: seeded fault plans (``SEED:PLAN``) and the ASGI middleware that
   applies them (429 bursts, 5xx, slow answers, drop-after-commit);
