@@ -77,9 +77,12 @@ def build(provider: str, ledger: Path, store: TokenStore | None = None,
         from .pennylane.connector import PennylaneConnector
 
         return PennylaneConnector(client, pacer=pacer_from_env())  # type: ignore[arg-type]
-    from .quickbooks.connector import QuickBooksConnector  # type: ignore[import-not-found]
+    from engine.ledger import open_layout
 
-    return QuickBooksConnector(client)  # type: ignore[no-any-return]
+    from .quickbooks.connector import QuickBooksConnector
+
+    _, settings = open_layout(ledger)
+    return QuickBooksConnector(client, pacer=pacer_from_env(), chart=settings.chart_name)  # type: ignore[arg-type]
 
 
 def describe_connection(provider: str, ledger: Path, base_url: str, use_oauth: bool, client_id: str | None,
