@@ -25,11 +25,22 @@ SEQ_KEY = "seq"
 
 def escape(text: str) -> str:
     """Quote a string the way Beancount's lexer reads it back."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def _meta_lines(meta: Iterable[tuple[str, str]], indent: str) -> list[str]:
     return [f"{indent}{key}: {escape(value)}" for key, value in meta]
+
+
+def _amount(number: Decimal) -> str:
+    """``f"{number:.2f}"``, faster for the usual number with two decimals,
+    whose ``str`` is already that text (never in exponent form)."""
+    text = str(number)
+    if len(text) > 3 and text[-3] == "." and "E" not in text:
+        return text
+    return f"{number:.2f}"
 
 
 def _body(
@@ -47,11 +58,13 @@ def _body(
         head.append(escape(payee))
     head.append(escape(narration))
     head += [f"#{t}" for t in sorted(tags)] + [f"^{lk}" for lk in sorted(links)]
-    top = [" ".join(head)] + _meta_lines(meta, "  ")
+    top = [" ".join(head)]
+    top += [f"  {key}: {escape(value)}" for key, value in meta]
     bottom: list[str] = []
     for account, number, currency, posting_meta in postings:
-        bottom.append(f"  {account}  {number:.2f} {currency}")
-        bottom += _meta_lines(posting_meta, "    ")
+        bottom.append(f"  {account}  {_amount(number)} {currency}")
+        if posting_meta:
+            bottom += [f"    {key}: {escape(value)}" for key, value in posting_meta]
     return top, bottom
 
 
@@ -69,10 +82,13 @@ def render_txn(txn: Txn, currency: str, seq: int, previous_chain: str) -> tuple[
     """
     top, bottom = _body(
         txn.date, txn.payee, txn.narration, txn.tags, txn.links, txn.meta + ((SEQ_KEY, str(seq)),),
-        ((p.account, p.amount, currency, p.meta) for p in txn.postings),
+        [(p.account, p.amount, currency, p.meta) for p in txn.postings],
     )
-    chain = chain_hash(previous_chain, top, bottom)
-    return "\n".join([*top, f"  {CHAIN_KEY}: {escape(chain)}", *bottom]) + "\n\n", chain
+    # As chain_hash(previous_chain, top, bottom), each half joined once for
+    # both the hash and the text.
+    head, tail = "\n".join(top), ("\n" + "\n".join(bottom) if bottom else "")
+    chain = hashlib.sha256(f"{previous_chain}\n{head}{tail}".encode("utf-8")).hexdigest()
+    return f'{head}\n  {CHAIN_KEY}: "{chain}"{tail}\n\n', chain
 
 
 def entry_chain(previous: str, entry: Any) -> str:

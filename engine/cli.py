@@ -13,17 +13,16 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from . import reports
 from .ledger import LedgerSession, init_ledger, open_layout, record_batch
 from .problems import LedgerError
 from .settings import VAT_POLICIES, Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # provider name -> function(ledger_root) run after `record --sync <provider>`
 AFTER_RECORD: dict[str, Callable[[Path], int]] = {}
@@ -40,6 +39,10 @@ ledger_option = click.option(
 
 def out() -> Console:
     # Wide, markup-free output: names from the ledger are data, never markup.
+    # rich is imported here, not at the top: `record` never prints a table
+    # and importing rich costs ~20 ms of every process start.
+    from rich.console import Console
+
     return Console(width=120, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -133,6 +136,11 @@ format_option = click.option("--format", "fmt", type=click.Choice(["table", "jso
 @format_option
 def balance(ledger: Path, account: str | None, by_customer: bool, as_of: datetime.date | None, fmt: str) -> None:
     """Balance per account (debit / credit), from the state index."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from . import reports
+
     try:
         with LedgerSession(ledger) as session:
             assert session.index is not None
@@ -162,6 +170,11 @@ def balance(ledger: Path, account: str | None, by_customer: bool, as_of: datetim
 @format_option
 def deposits(ledger: Path, as_of: datetime.date | None, fmt: str) -> None:
     """Open deposits (4191) per booking and customer, with their age."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from . import reports
+
     day = as_of or datetime.date.today()
     try:
         with LedgerSession(ledger) as session:

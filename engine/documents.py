@@ -53,7 +53,7 @@ def compute(lines: tuple[Line, ...], prices_include_tax: bool, default_account: 
     gross = ZERO
     for rate in rates:
         keys = [k for k in groups if k[1] == rate]
-        base = sum((groups[k] for k in keys), ZERO)
+        base = groups[keys[0]] if len(keys) == 1 else sum([groups[k] for k in keys], ZERO)
         if prices_include_tax:
             rate_vat = vat_included(base, rate)
             nets = allocate(base - rate_vat, [groups[k] for k in keys])
@@ -74,15 +74,16 @@ def apply_printed(computed: DocumentAmounts, printed: Totals) -> tuple[DocumentA
     printed_rates = {v.rate.normalize(): v.amount for v in printed.vat}
     if len(printed_rates) != len(printed.vat):
         problems.append(("totals.vat", "a VAT rate is listed twice"))
-    if set(printed_rates) != set(by_rate):
+    if printed_rates.keys() != by_rate.keys():
         problems.append(("totals.vat", f"rates {_rates(printed_rates)} differ from the lines' rates {_rates(by_rate)}"))
         return None, problems
     for rate, amount in printed_rates.items():
         if abs(amount - by_rate[rate]) > TOLERANCE:
             problems.append(("totals.vat", f"VAT at {rate:f}% is {amount} but the lines give {by_rate[rate]}"))
     slack = TOLERANCE * len(by_rate)
-    if abs(printed.net - computed.net) > slack:
-        problems.append(("totals.net", f"net is {printed.net} but the lines give {computed.net}"))
+    net = computed.net
+    if abs(printed.net - net) > slack:
+        problems.append(("totals.net", f"net is {printed.net} but the lines give {net}"))
     if abs(printed.gross - computed.gross) > slack:
         problems.append(("totals.gross", f"gross is {printed.gross} but the lines give {computed.gross}"))
     vat_total = sum(printed_rates.values(), ZERO)
@@ -90,19 +91,20 @@ def apply_printed(computed: DocumentAmounts, printed: Totals) -> tuple[DocumentA
         problems.append(("totals.gross", f"net {printed.net} + VAT {vat_total} is not gross {printed.gross}"))
     if problems:
         return None, problems
-    return _book_printed(computed, printed), []
+    return _book_printed(computed, net, printed), []
 
 
-def _book_printed(computed: DocumentAmounts, printed: Totals) -> DocumentAmounts:
-    revenue = list(computed.revenue)
-    gap = printed.net - computed.net
+def _book_printed(computed: DocumentAmounts, net: Decimal, printed: Totals) -> DocumentAmounts:
+    revenue = computed.revenue
+    gap = printed.net - net
     if gap:
         # A cent of rounding on the printed net goes to the largest revenue line.
-        i = max(range(len(revenue)), key=lambda j: abs(revenue[j][2]))
-        account, rate, net = revenue[i]
-        revenue[i] = (account, rate, net + gap)
-    vat = tuple(RateAmount(v.rate, v.amount) for v in printed.vat)
-    return DocumentAmounts(tuple(revenue), vat, printed.gross)
+        lines = list(revenue)
+        i = max(range(len(lines)), key=lambda j: abs(lines[j][2]))
+        account, rate, line_net = lines[i]
+        lines[i] = (account, rate, line_net + gap)
+        revenue = tuple(lines)
+    return DocumentAmounts(revenue, tuple(printed.vat), printed.gross)
 
 
 def _rates(rates: dict[Decimal, Decimal]) -> str:

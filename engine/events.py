@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -101,20 +101,27 @@ Parser = Callable[[Any, "Context"], Parsed]
 class Context:
     chart: Chart
     currency: str
+    # The chart's VAT rates, normalised once: every rate of every event is
+    # checked against them.
+    rates: frozenset[Decimal] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates", frozenset(r.normalize() for r in self.chart.vat_rates))
 
 
 def _text(limit: int) -> Parser:
     def parse(value: Any, ctx: Context) -> Parsed:
-        if isinstance(value, _Number) or not isinstance(value, str):
+        if type(value) is not str:  # a _Number is a str subclass: refused too
             return None, "must be a string"
         if value == "" or value.isspace():
             return None, "must not be empty"
         if len(value) > limit:
             return None, f"is longer than {limit} characters"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return None, "is not valid Unicode (lone surrogate)"
+        if not value.isascii():  # only non-ASCII text can hold a lone surrogate
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return None, "is not valid Unicode (lone surrogate)"
         return value, None
 
     return parse
@@ -122,13 +129,36 @@ def _text(limit: int) -> Parser:
 
 _text_field = _text(MAX_TEXT)
 _ref_field = _text(MAX_REF)
+_MEMO_SIZE = 100_000
+
+
+def _memoized(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A bounded memo of a pure parse of text: most amounts, quantities,
+    rates and dates of a batch repeat, and the values are immutable."""
+    memo: dict[str, Any] = {}
+
+    def cached(text: str) -> Any:
+        try:
+            return memo[text]
+        except KeyError:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            value = memo[text] = parse(text)  # an exception caches nothing
+            return value
+
+    return cached
+
+
+_parse_money = _memoized(parse_money)
+_parse_decimal = _memoized(parse_decimal)
+_parse_date = _memoized(datetime.date.fromisoformat)
 
 
 def _money(positive: bool) -> Parser:
     def parse(value: Any, ctx: Context) -> Parsed:
         if isinstance(value, _Number):
             return None, f'a JSON number is not allowed, send a decimal string such as "{value}"'
-        amount = parse_money(value) if isinstance(value, str) else None
+        amount = _parse_money(value) if isinstance(value, str) else None
         if amount is None:
             return None, 'must be a decimal string with at most 2 decimals, such as "120.00"'
         if positive and amount <= 0:
@@ -145,7 +175,7 @@ _signed_money = _money(positive=False)
 def _decimal_field(value: Any, ctx: Context) -> Parsed:
     if isinstance(value, _Number):
         return None, f'a JSON number is not allowed, send a decimal string such as "{value}"'
-    number = parse_decimal(value) if isinstance(value, str) else None
+    number = _parse_decimal(value) if isinstance(value, str) else None
     if number is None:
         return None, 'must be a decimal string such as "2" or "12.50"'
     return number, None
@@ -162,7 +192,7 @@ def _vat_rate(value: Any, ctx: Context) -> Parsed:
     number, err = _decimal_field(value, ctx)
     if err is not None:
         return None, err
-    if number.normalize() not in {r.normalize() for r in ctx.chart.vat_rates}:
+    if number.normalize() not in ctx.rates:
         known = ", ".join(sorted(str(r) for r in ctx.chart.vat_rates))
         return None, f"VAT rate {value} is not in the chart {ctx.chart.name} (known: {known})"
     return number, None
@@ -172,7 +202,7 @@ def _date(value: Any, ctx: Context) -> Parsed:
     if not isinstance(value, str) or len(value) != 10:
         return None, "must be a date YYYY-MM-DD"
     try:
-        return datetime.date.fromisoformat(value), None
+        return (_parse_date(value) if type(value) is str else datetime.date.fromisoformat(value)), None
     except ValueError:
         return None, "must be a date YYYY-MM-DD"
 
@@ -216,43 +246,58 @@ def _currency(value: Any, ctx: Context) -> Parsed:
 FieldProblems = list[tuple[str, str]]
 
 
-def _parse_object(
-    value: Any, spec: dict[str, tuple[bool, Parser]], path: str, ctx: Context
-) -> tuple[dict[str, Any], FieldProblems]:
+class _Spec:
+    """The fields of a JSON object: name -> (required, parser), in check order."""
+
+    __slots__ = ("fields", "known")
+
+    def __init__(self, fields: dict[str, tuple[bool, Parser]]):
+        self.fields = tuple((name, required, parser) for name, (required, parser) in fields.items())
+        self.known = frozenset(fields)
+
+
+def _parse_object(value: Any, spec: _Spec, path: str, ctx: Context) -> tuple[dict[str, Any], FieldProblems]:
     if not isinstance(value, dict):
         return {}, [(path, "must be a JSON object")]
     out: dict[str, Any] = {}
     problems: FieldProblems = []
-    for name in value:
-        if name not in spec:
-            problems.append((f"{path}.{name}" if path else name, "is not a known field"))
-    for name, (required, parser) in spec.items():
-        where = f"{path}.{name}" if path else name
-        if name not in value or value[name] is None:
+    if not spec.known.issuperset(value):
+        for name in value:
+            if name not in spec.known:
+                problems.append((f"{path}.{name}" if path else name, "is not a known field"))
+    for name, required, parser in spec.fields:
+        raw = value.get(name)
+        if raw is None:  # absent or null
             if required:
-                problems.append((where, "is required"))
+                problems.append((f"{path}.{name}" if path else name, "is required"))
             continue
-        parsed, err = parser(value[name], ctx)
-        if isinstance(err, list):
-            problems.extend(err)
-        elif err is not None:
-            problems.append((where, err))
-        else:
+        parsed, err = parser(raw, ctx)
+        if err is None:
             out[name] = parsed
+        elif isinstance(err, list):
+            problems.extend(err)
+        else:
+            problems.append((f"{path}.{name}" if path else name, err))
     return out, problems
 
 
-def _nested(spec: dict[str, tuple[bool, Parser]], build: Callable[..., Any], name: str) -> Parser:
+def _nested(fields: dict[str, tuple[bool, Parser]], build: Callable[..., Any], name: str) -> Parser:
+    spec = _Spec(fields)
+
     def parse(value: Any, ctx: Context) -> Any:
-        fields, problems = _parse_object(value, spec, name, ctx)
+        parsed, problems = _parse_object(value, spec, name, ctx)
         if problems:
             return None, problems
-        return build(**fields), None
+        return build(**parsed), None
 
     return parse
 
 
-def _list_of(item: Callable[[str], Parser], name: str, allow_empty: bool = False) -> Parser:
+def _list_of(fields: dict[str, tuple[bool, Parser]], build: Callable[..., Any], name: str,
+             allow_empty: bool = False) -> Parser:
+    """A JSON array of objects; problems name the element (``lines[1].label``)."""
+    spec = _Spec(fields)
+
     def parse(value: Any, ctx: Context) -> Any:
         if not isinstance(value, list):
             return None, "must be a JSON array"
@@ -260,13 +305,11 @@ def _list_of(item: Callable[[str], Parser], name: str, allow_empty: bool = False
             return None, "must not be empty"
         items, problems = [], []
         for i, element in enumerate(value):
-            parsed, err = item(f"{name}[{i}]")(element, ctx)
-            if isinstance(err, list):
-                problems.extend(err)
-            elif err is not None:
-                problems.append((f"{name}[{i}]", err))
+            parsed, found = _parse_object(element, spec, f"{name}[{i}]", ctx)
+            if found:
+                problems.extend(found)
             else:
-                items.append(parsed)
+                items.append(build(**parsed))
         return (None, problems) if problems else (tuple(items), None)
 
     return parse
@@ -283,28 +326,18 @@ _PRODUCT = {"ref": (True, _ref_field), "name": (True, _text_field)}
 _RATE_AMOUNT = {"rate": (True, _vat_rate), "amount": (True, _signed_money)}
 
 
-def _line_spec() -> dict[str, tuple[bool, Parser]]:
-    return {
-        "label": (True, _text_field),
-        "quantity": (True, _quantity),
-        "unit_price": (True, _decimal_field),
-        "vat_rate": (True, _vat_rate),
-        "account": (False, _account(lambda c: c.income_numbers)),
-        "product": (False, _nested(_PRODUCT, Product, "product")),
-    }
-
-
-def _line(path: str) -> Parser:
-    return _nested(_line_spec(), Line, path)
-
-
-def _rate_amount(path: str) -> Parser:
-    return _nested(_RATE_AMOUNT, RateAmount, path)
-
-
+_LINE = {
+    "label": (True, _text_field),
+    "quantity": (True, _quantity),
+    "unit_price": (True, _decimal_field),
+    "vat_rate": (True, _vat_rate),
+    "account": (False, _account(lambda c: c.income_numbers)),
+    "product": (False, _nested(_PRODUCT, Product, "product")),
+}
+_LINES = (True, _list_of(_LINE, Line, "lines"))
 _TOTALS = {
     "net": (True, _signed_money),
-    "vat": (True, _list_of(_rate_amount, "totals.vat", allow_empty=True)),
+    "vat": (True, _list_of(_RATE_AMOUNT, RateAmount, "totals.vat", allow_empty=True)),
     "gross": (True, _signed_money),
 }
 
@@ -320,7 +353,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[bool, Parser]]] = {
         "amount": (True, _positive_money),
         "method": _METHOD,
         "vat_rate": (False, _vat_rate),
-        "vat": (False, _list_of(_rate_amount, "vat")),
+        "vat": (False, _list_of(_RATE_AMOUNT, RateAmount, "vat")),
         "nature": (False, _enum("acompte", "arrhes")),
         "reference": (False, _ref_field),
         "voucher": _VOUCHER_CODE,
@@ -328,7 +361,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[bool, Parser]]] = {
     "invoice.issued": {
         "number": (True, _ref_field),
         "customer": (True, _nested(_CUSTOMER, Customer, "customer")),
-        "lines": (True, _list_of(_line, "lines")),
+        "lines": _LINES,
         "booking": (False, _ref_field),
         "prices_include_tax": (False, _bool),
         "totals": (False, _nested(_TOTALS, Totals, "totals")),
@@ -344,7 +377,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[bool, Parser]]] = {
     "credit_note.issued": {
         "number": (True, _ref_field),
         "invoice": (True, _ref_field),
-        "lines": (True, _list_of(_line, "lines")),
+        "lines": _LINES,
         "prices_include_tax": (False, _bool),
         "totals": (False, _nested(_TOTALS, Totals, "totals")),
         "reason": (False, _text_field),
@@ -376,6 +409,8 @@ EVENT_FIELDS: dict[str, dict[str, tuple[bool, Parser]]] = {
     },
 }
 EVENT_TYPES = tuple(EVENT_FIELDS)
+_COMMON_SPEC = _Spec(_COMMON)
+_EVENT_SPECS = {kind: _Spec({**_COMMON, **fields}) for kind, fields in EVENT_FIELDS.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -422,9 +457,14 @@ def _check_cash(f: dict[str, Any]) -> FieldProblems:
 # Lines -> events
 
 
+# Built once: json.dumps / json.loads with options build a new encoder or
+# decoder on every call, which costs more than the work on a small event.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(obj: Any) -> str:
     """The canonical text of a JSON value: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(obj)
 
 
 def _problems(line: int, event_id: str | None, found: FieldProblems) -> list[Problem]:
@@ -432,13 +472,9 @@ def _problems(line: int, event_id: str | None, found: FieldProblems) -> list[Pro
 
 
 def _load_json(text: str) -> Any:
-    return json.loads(
-        text,
-        parse_float=_Number,
-        parse_int=_Number,
-        parse_constant=_refuse_constant,
-        object_pairs_hook=_no_duplicate_keys,
-    )
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 class _DuplicateKey(ValueError):
@@ -446,12 +482,22 @@ class _DuplicateKey(ValueError):
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: find the first key seen twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"duplicate key {key!r}")
+            seen.add(key)
     return out
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=_Number,
+    parse_int=_Number,
+    parse_constant=_refuse_constant,
+    object_pairs_hook=_no_duplicate_keys,
+)
 
 
 def parse_event(obj: Any, line: int, ctx: Context) -> tuple[Event | None, list[Problem]]:
@@ -463,11 +509,10 @@ def parse_event(obj: Any, line: int, ctx: Context) -> tuple[Event | None, list[P
     kind = obj.get("type")
     if kind not in EVENT_FIELDS:
         msg = "is required" if kind is None else f"unknown event type {kind!r} (known: {', '.join(EVENT_TYPES)})"
-        common, found = _parse_object({k: obj[k] for k in obj if k in _COMMON}, _COMMON, "", ctx)
+        common, found = _parse_object({k: obj[k] for k in obj if k in _COMMON}, _COMMON_SPEC, "", ctx)
         found = [p for p in found if p[0] != "type"] + [("type", msg)]
         return None, _problems(line, event_id, found)
-    spec = {**_COMMON, **EVENT_FIELDS[kind]}
-    fields, found = _parse_object(obj, spec, "", ctx)
+    fields, found = _parse_object(obj, _EVENT_SPECS[kind], "", ctx)
     if not found:
         found = _check_fields(kind, fields)
     if found:
@@ -492,7 +537,7 @@ def parse_lines(lines: Iterable[str], ctx: Context) -> tuple[list[Event], list[P
     events: list[Event] = []
     problems: list[Problem] = []
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
+        if not text or text.isspace():
             continue
         try:
             obj = _load_json(text)

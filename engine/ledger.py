@@ -5,26 +5,28 @@ with the files (replaying what a crash left unindexed), books a batch of
 events through the rules and appends the result. Writes happen in a fixed
 order so that the ledger loads cleanly after a crash at any instant:
 
+0. new segments, which no index includes yet (so no reader sees them), as
+   rendering goes on; then the redo log of the steps below;
 1. customer ``open`` directives (accounts segments), before anything uses them;
-2. journal segments, each replaced whole by rename;
+2. the text appended to the last journal segments, each replaced whole by rename;
 3. the indexes that include new segments, and ``main.beancount`` for a new year;
 4. only then the state index (one SQLite transaction).
 """
 
 from __future__ import annotations
 
-import datetime
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
-
-from filelock import FileLock
+from typing import Any, Iterable, Iterator
 
 from . import beans, rules
 from .events import Context, Event, parse_event, parse_lines
-from .layout import FileOp, Layout, SegmentedFile, included, render_index, write_atomic
+from .layout import (FileOp, Layout, SegmentAppender, SegmentWriter, WriterLock, included, render_index,
+                     write_atomic)
 from .model import Open, Txn
 from .problems import ExternallyChangedError, LedgerError, LedgerNotFoundError, Problem
 from .settings import Settings, load_settings, render_settings
@@ -118,21 +120,25 @@ def _holder_of(meta: dict[str, str]) -> str:
     return f"i:{meta.get('invoice', '')}"
 
 
-def _figures(
-    txns: Iterable[tuple[int, datetime.date, dict[str, str], list[tuple[str, Decimal]]]],
-    deposits_root: str,
-    voucher_account: str,
-) -> tuple[dict[tuple[str, str], int], list[tuple[int, str, str, str, str, int]]]:
-    daily: dict[tuple[str, str], int] = {}
-    moves = []
-    for seq, date, meta, postings in txns:
-        day = date.isoformat()
+class _Figures:
+    """Per-day account totals and 4191 movements of appended transactions."""
+
+    def __init__(self, deposits_root: str, voucher_account: str):
+        self._deposits = deposits_root + ":"
+        self._voucher = voucher_account
+        self.daily: dict[tuple[str, str], int] = {}
+        self.moves: list[tuple[int, str, str, str, str, int]] = []
+
+    def add(self, seq: int, day: str, meta: Any, postings: Iterable[tuple[str, Decimal]]) -> None:
+        """``meta`` is a dict or ``(key, value)`` pairs; read only for 4191 moves."""
+        daily = self.daily
         for account, amount in postings:
             n = to_cents(amount)
-            daily[(account, day)] = daily.get((account, day), 0) + n
-            if account.startswith(deposits_root + ":") and account != voucher_account:
-                moves.append((seq, _holder_of(meta), meta.get("customer", ""), account, day, n))
-    return daily, moves
+            key = (account, day)
+            daily[key] = daily.get(key, 0) + n
+            if account.startswith(self._deposits) and account != self._voucher:
+                fields = meta if isinstance(meta, dict) else dict(meta)
+                self.moves.append((seq, _holder_of(fields), fields.get("customer", ""), account, day, n))
 
 
 def _locate(entries: list[Any], rel: str, offset: int, text: str) -> dict[int, tuple[str, int, int]]:
@@ -161,7 +167,7 @@ class LedgerSession:
         self.layout, self.settings = open_layout(root)
         self._catch_up = catch_up
         self.layout.private.mkdir(exist_ok=True)
-        self._lock = FileLock(str(self.layout.lock), timeout=timeout_s)
+        self._lock = WriterLock(self.layout.lock, timeout_s)
         self.index: StateIndex | None = None
 
     def __enter__(self) -> LedgerSession:
@@ -192,17 +198,17 @@ class LedgerSession:
         After a crash between a file write and the index commit, or with no
         index at all (a fresh clone), the unindexed tails are parsed and their
         events re-booked from ``source-event`` metadata. Returns the number of
-        transactions indexed.
+        transactions indexed. Only the segments that can grow are looked at
+        (``_growable``): a hand edit of an older segment is left to ``partida
+        check``, whose hash chain names it.
         """
         assert self.index is not None
         self._redo()
-        known = self.index.file_sizes()
         tails: list[tuple[str, int, str]] = []
         sizes: dict[str, int] = {}
-        for path in all_segments(self.layout):
-            rel = self.layout.rel(path)
+        for rel, seen in self._growable():
+            path = self.layout.root / rel
             size = path.stat().st_size if path.exists() else 0
-            seen = known.get(rel, 0)
             if size < seen:
                 raise ExternallyChangedError(f"{rel} is shorter than Partida wrote it; the ledger was edited by hand")
             if size > seen:
@@ -214,6 +220,31 @@ class LedgerSession:
             self.layout.intent.unlink(missing_ok=True)
             return 0
         return self._reindex(tails, sizes)
+
+    def _growable(self) -> list[tuple[str, int]]:
+        """The segments that may hold text the index has not seen, with the
+        size it knows of each.
+
+        Text is only ever appended to an index's last segment or to new
+        segments after it, and the index learns every segment a batch wrote
+        in the batch's commit: so the segments it knows are a prefix of each
+        index's list. Walking back from the end to the first known segment
+        costs a few lookups per index, however long the ledger.
+        """
+        assert self.index is not None
+        indexes = [self.layout.accounts] + [self.layout.year_index(y) for y in journal_years(self.layout)]
+        found: list[tuple[str, int]] = []
+        for index in indexes:
+            folder = self.layout.rel(index.parent)
+            prefix = "" if folder == "." else folder + "/"
+            unknown: list[tuple[str, int]] = []
+            for name in reversed(included(index)):
+                seen = self.index.file_size(prefix + name)
+                unknown.append((prefix + name, seen or 0))
+                if seen is not None:
+                    break
+            found += reversed(unknown)
+        return found
 
     def _reindex(self, tails: list[tuple[str, int, str]], sizes: dict[str, int]) -> int:
         assert self.index is not None
@@ -234,20 +265,21 @@ class LedgerSession:
         for entry in txns:
             if "source-event" in entry.meta:
                 self._rebook(entry)
-        rows, locations = [], []
+        chart = self.settings.chart
+        figures = _Figures(chart.role("customer_deposits"), chart.voucher_account())
+        locations = []
         for entry in txns:
             meta = {k: v for k, v in entry.meta.items() if isinstance(v, str)}
-            rows.append((int(meta.get("seq", "0")), entry.date, meta, [(p.account, p.units.number) for p in entry.postings]))
+            seq = int(meta.get("seq", "0"))
+            figures.add(seq, entry.date.isoformat(), meta, [(p.account, p.units.number) for p in entry.postings])
             if "seq" in meta and id(entry) in where:
-                locations.append((int(meta["seq"]), *where[id(entry)], meta.get("event-id", ""),
+                locations.append((seq, *where[id(entry)], meta.get("event-id", ""),
                                   entry.date.isoformat(), meta.get("event-type", "")))
-        chart = self.settings.chart
-        daily, moves = _figures(rows, chart.role("customer_deposits"), chart.voucher_account())
         meta_out = {}
         chained = [e for e in txns if "chain" in e.meta]
         if chained:
             meta_out = {"seq": chained[-1].meta["seq"], "chain": chained[-1].meta["chain"]}
-        self.index.commit(daily, moves, sizes, meta_out, locations)
+        self.index.commit(figures.daily, figures.moves, sizes, meta_out, locations)
         self.layout.intent.unlink(missing_ok=True)
         return len(txns)
 
@@ -273,6 +305,8 @@ class LedgerSession:
         result = RecordResult()
         opens: list[Open] = []
         txns: list[Txn] = []
+        self.index.prefetch_events([event.id for event in events])
+        self.index.prefetch(rules.likely_reads(events))
         for event in events:
             known = self.index.event_digest(event.id)
             if known is not None:
@@ -301,35 +335,76 @@ class LedgerSession:
         return result
 
     def _append(self, opens: list[Open], txns: list[Txn]) -> None:
+        """Render, place and write the batch, then commit the state index.
+
+        Each full new segment goes to disk while rendering goes on, so the
+        batch's text is never held whole in memory; the steps readers see
+        are then logged and carried out (``_run_intent``).
+        """
         assert self.index is not None
-        s = self.settings
+        s, root = self.settings, self.layout.root
+        figures = _Figures(s.chart.role("customer_deposits"), s.chart.voucher_account())
+        journals: dict[int, SegmentAppender] = {}
+        with SegmentWriter(root) as writer:
+            accounts = SegmentAppender(root, "accounts.beancount", "accounts", _accounts_header(s), writer)
+            for opening in opens:
+                accounts.add(beans.render_open(s.open_date, opening, s.currency).encode("utf-8"))
+            head, locations = self._write_txns(txns, journals, writer, figures)
+            ops = accounts.finish() + self._journal_steps(journals)
+        appenders = [accounts, *journals.values()]
+        self._run_intent([w for a in appenders for w in a.written], ops)
+        sizes = {path: size for a in appenders for path, size in a.sizes.items()}
+        self.index.commit(figures.daily, figures.moves, sizes, head, locations)
+        self.layout.intent.unlink()
+
+    def _write_txns(
+        self, txns: list[Txn], journals: dict[int, SegmentAppender], writer: SegmentWriter, figures: _Figures
+    ) -> tuple[dict[str, str], list[tuple[int, str, int, int, str, str, str]]]:
+        """Number, render and chain each transaction after the index's head,
+        into its fiscal year's journal. Returns the new head and where each
+        transaction landed."""
+        assert self.index is not None
+        s, root = self.settings, self.layout.root
         seq = int(self.index.meta("seq", "0"))
         chain = self.index.meta("chain", GENESIS)
-        by_year: dict[int, list[tuple[int, str]]] = {}
-        rows = []
+        locations = []
         for txn in txns:
             seq += 1
             text, chain = beans.render_txn(txn, s.currency, seq, chain)
-            by_year.setdefault(s.fiscal_year(txn.date), []).append((id(txn), text))
-            rows.append((seq, txn.date, dict(txn.meta), [(p.account, p.amount) for p in txn.postings]))
-        journal_ops, placed = self._plan_journals(by_year)
-        ops = self._plan_opens(opens) + journal_ops
-        self._run_intent(ops)
-        sizes = {op.path: (self.layout.root / op.path).stat().st_size for op in ops if op.base is not None}
-        daily, moves = _figures(rows, s.chart.role("customer_deposits"), s.chart.voucher_account())
-        locations = [(row[0], *placed[id(txn)], row[2]["event-id"], row[1].isoformat(), row[2]["event-type"])
-                     for row, txn in zip(rows, txns)]
-        self.index.commit(daily, moves, sizes, {"seq": str(seq), "chain": chain}, locations)
-        self.layout.intent.unlink()
+            year = s.fiscal_year(txn.date)
+            journal = journals.get(year) or journals.setdefault(year, SegmentAppender(
+                root, f"journal/{year}.beancount", str(year), _journal_header(year), writer))
+            where = journal.add(text.encode("utf-8"))
+            meta, day = dict(txn.meta), txn.date.isoformat()
+            figures.add(seq, day, meta, [(p.account, p.amount) for p in txn.postings])
+            locations.append((seq, *where, meta["event-id"], day, meta["event-type"]))
+        return {"seq": str(seq), "chain": chain}, locations
 
-    def _run_intent(self, ops: list[FileOp]) -> None:
-        """Log the batch's file steps durably, then carry them out.
+    def _journal_steps(self, journals: dict[int, SegmentAppender]) -> list[FileOp]:
+        """The remaining steps of each year's journal; a new year's (empty)
+        index and ``main.beancount`` come first, so main never names a missing file."""
+        years = journal_years(self.layout)
+        ops: list[FileOp] = []
+        for year, journal in sorted(journals.items()):
+            if year not in years:
+                years.append(year)
+                ops.append(FileOp(journal.index, render_index(journal.header, [])))
+                ops.append(FileOp("main.beancount", _main_text(self.settings, years)))
+            ops += journal.finish()
+        return ops
 
-        After a crash the log is replayed whole (``_redo``), so a batch that
-        spans several files always ends up complete, never half-visible twice.
+    def _run_intent(self, segments: list[tuple[str, int]], ops: list[FileOp]) -> None:
+        """Log the batch's remaining file steps durably, then carry them out.
+
+        The new ``segments`` are on disk already, durably, and no index
+        includes them yet: the log names them with their sizes. It holds the
+        data of the steps readers see (the text appended to each index's last
+        segment, the rewritten indexes), so it stays small however large the
+        batch. After a crash the log is replayed whole (``_redo``), so a batch
+        that spans several files always ends up complete, never half-visible.
         """
-        payload = json.dumps([[op.path, op.data, op.base] for op in ops], ensure_ascii=False)
-        write_atomic(self.layout.intent, payload.encode("utf-8"))
+        log = {"segments": segments, "steps": [[op.path, op.data, op.base] for op in ops]}
+        write_atomic(self.layout.intent, json.dumps(log, ensure_ascii=False).encode("utf-8"))
         for op in ops:
             op.apply(self.layout.root)
 
@@ -337,32 +412,16 @@ class LedgerSession:
         intent = self.layout.intent
         if not intent.exists():
             return
-        for path, data, base in json.loads(intent.read_text(encoding="utf-8")):
+        log = json.loads(intent.read_text(encoding="utf-8"))
+        if isinstance(log, list):  # written by an earlier Partida: every step with its data
+            log = {"segments": [], "steps": log}
+        for path, size in log["segments"]:
+            target = self.layout.root / path
+            found = target.stat().st_size if target.exists() else None
+            if found != size:
+                raise ExternallyChangedError(f"{path} has {found} bytes; Partida wrote {size}")
+        for path, data, base in log["steps"]:
             FileOp(path, data, base).apply(self.layout.root)
-
-    def _plan_opens(self, opens: list[Open]) -> list[FileOp]:
-        s = self.settings
-        texts = [beans.render_open(s.open_date, o, s.currency) for o in opens]
-        return SegmentedFile(self.layout.root, "accounts.beancount", "accounts", _accounts_header(s)).plan(texts)[0]
-
-    def _plan_journals(
-        self, by_year: dict[int, list[tuple[int, str]]]
-    ) -> tuple[list[FileOp], dict[int, tuple[str, int, int]]]:
-        """File steps for the journal texts, and where each transaction lands."""
-        years = journal_years(self.layout)
-        ops: list[FileOp] = []
-        placed: dict[int, tuple[str, int, int]] = {}
-        for year, keyed in sorted(by_year.items()):
-            index = f"journal/{year}.beancount"
-            if year not in years:
-                years.append(year)
-                ops.append(FileOp(index, render_index(_journal_header(year), [])))
-                ops.append(FileOp("main.beancount", _main_text(self.settings, years)))
-            segmented = SegmentedFile(self.layout.root, index, str(year), _journal_header(year))
-            year_ops, placements = segmented.plan([text for _, text in keyed])
-            ops += year_ops
-            placed.update((key, where) for (key, _), where in zip(keyed, placements))
-        return ops, placed
 
 
 def read_batch(data: bytes) -> tuple[list[str], list[Problem]]:
@@ -381,18 +440,37 @@ def read_batch(data: bytes) -> tuple[list[str], list[Problem]]:
     return lines, problems
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is recorded.
+
+    A batch allocates millions of small acyclic objects (events, postings,
+    records) that stay alive until it ends, and the collector keeps scanning
+    them: ~20% of a large batch's time. Whatever is cyclic is collected when
+    it resumes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def record_batch(root: Path, data: bytes, keep_valid: bool = False) -> RecordResult:
     """Parse and record a JSON-lines batch into the ledger at ``root``.
 
     Without ``keep_valid``, a batch with any problem writes nothing, and every
     problem of the batch is reported at once.
     """
-    _, settings = open_layout(root)
-    lines, problems = read_batch(data)
-    events, found = parse_lines(lines, Context(settings.chart, settings.currency))
-    problems += found
-    with LedgerSession(root) as session:
-        result = session.record(events, keep_valid=keep_valid, dry_run=bool(problems) and not keep_valid)
+    session = LedgerSession(root)  # reads the settings; the lock waits for ``with``
+    with _collector_paused():
+        lines, problems = read_batch(data)
+        events, found = parse_lines(lines, session.context)
+        problems += found
+        with session:
+            result = session.record(events, keep_valid=keep_valid, dry_run=bool(problems) and not keep_valid)
     result.problems = sorted(problems + result.problems, key=lambda p: p.line)
     if result.problems and not keep_valid:
         result.recorded.clear()

@@ -1,15 +1,35 @@
 """Domain values: transactions to write and the ledger state they change.
 
-All values are frozen; state changes are new values (``dataclasses.replace``).
+All values are frozen; state changes are new values (``evolve``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypeVar
 
 Meta = tuple[tuple[str, str], ...]
+T = TypeVar("T")
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def evolve(value: T, **changes: Any) -> T:
+    """``dataclasses.replace`` for these frozen values, with the field names
+    looked up once per class: ``replace`` introspects the class on every call,
+    and the rules call it for most events."""
+    cls = type(value)
+    names, known = _FIELDS.get(cls) or _FIELDS.setdefault(cls, _field_names(cls))
+    if not known.issuperset(changes):
+        raise TypeError(f"{cls.__name__} has no field {sorted(set(changes) - known)[0]!r}")
+    return cls(*[changes[n] if n in changes else getattr(value, n) for n in names])  # type: ignore[call-arg]
+
+
+def _field_names(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    return names, frozenset(names)
 
 
 @dataclass(frozen=True, slots=True)

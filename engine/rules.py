@@ -18,8 +18,8 @@ from typing import Callable, Protocol
 
 from . import documents
 from .chart import customer_component, link
-from .events import Customer, Event
-from .model import Booked, Credit, CustomerRecord, Holder, Invoice, Open, Posting, Txn, Voucher
+from .events import EVENT_TYPES, Customer, Event
+from .model import Booked, Credit, CustomerRecord, Holder, Invoice, Open, Posting, Txn, Voucher, evolve
 from .money import ZERO, share, vat_included
 from .settings import Settings
 
@@ -72,6 +72,7 @@ class _Builder:
         self.txns: list[Txn] = []
         self.opens: list[Open] = []
         self.changes: dict[tuple[type, str], object] = {}
+        self._components: dict[str, str] = {}  # customer ref -> account component (never changes)
 
     # state reads see this event's own earlier changes
     def customer(self, ref: str) -> CustomerRecord | None:
@@ -96,7 +97,7 @@ class _Builder:
         known = self.customer(customer.ref)
         if known is not None:
             if known.name != customer.name:
-                self.put(dataclasses.replace(known, name=customer.name), customer.ref)
+                self.put(evolve(known, name=customer.name), customer.ref)
             return known
         component = customer_component(customer.ref)
         owner = self.view.component_owner(component)
@@ -109,15 +110,19 @@ class _Builder:
             self.opens.append(Open(self.chart.customer_account(role, component), meta))
         return record
 
+    def _component(self, customer_ref: str) -> str:
+        component = self._components.get(customer_ref)
+        if component is None:
+            record = self.customer(customer_ref)
+            assert record is not None
+            component = self._components[customer_ref] = record.component
+        return component
+
     def receivable(self, customer_ref: str) -> str:
-        record = self.customer(customer_ref)
-        assert record is not None
-        return self.chart.customer_account("receivable", record.component)
+        return self.chart.customer_account("receivable", self._component(customer_ref))
 
     def deposits_account(self, customer_ref: str) -> str:
-        record = self.customer(customer_ref)
-        assert record is not None
-        return self.chart.customer_account("customer_deposits", record.component)
+        return self.chart.customer_account("customer_deposits", self._component(customer_ref))
 
     def payee(self, customer_ref: str | None) -> str | None:
         record = self.customer(customer_ref) if customer_ref else None
@@ -132,24 +137,21 @@ class _Builder:
         links: tuple[str, ...] = (),
         meta: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        kept = tuple(p for p in postings if p.amount != 0)
-        base = (("event-id", self.event.id), ("event-type", self.event.type))
+        event = self.event
+        kept = tuple([p for p in postings if p.amount])
+        base = (("event-id", event.id), ("event-type", event.type))
         if not self.txns:
-            base += (("source-event", self.event.source),)
-        txn = Txn(
-            date=self.event.date,
-            payee=payee,
-            narration=narration,
-            tags=frozenset({self.event.type.replace(".", "-")}),
-            links=frozenset(links),
-            meta=base + meta,
-            postings=kept,
-        )
-        assert txn.residual() == 0, f"unbalanced transaction for {self.event.id}: {txn}"
+            base += (("source-event", event.source),)
+        txn = Txn(event.date, payee, narration, _TAGS[event.type], frozenset(links), base + meta, kept)
+        assert txn.residual() == 0, f"unbalanced transaction for {event.id}: {txn}"
         self.txns.append(txn)
 
     def result(self) -> Booked:
         return Booked(tuple(self.txns), tuple(self.opens), tuple(self.changes.values()))
+
+
+# The tag of each event type's transactions (deposit.received -> #deposit-received).
+_TAGS = {kind: frozenset({kind.replace(".", "-")}) for kind in EVENT_TYPES}
 
 
 def _holder_key(booking: str | None, invoice_number: str) -> str:
@@ -184,9 +186,9 @@ def _take_credits(holder: Holder, amount: Decimal) -> tuple[Holder, list[tuple[C
         taken.append((credit, part, vat))
         left -= part
         if part < credit.amount:
-            kept.append(dataclasses.replace(credit, amount=credit.amount - part, vat=credit.vat - vat))
+            kept.append(evolve(credit, amount=credit.amount - part, vat=credit.vat - vat))
     assert left <= 0, "caller must check the holder holds enough"
-    return dataclasses.replace(holder, credits=tuple(kept)), taken
+    return evolve(holder, credits=tuple(kept)), taken
 
 
 def _debit_credits(b: _Builder, taken: list[tuple[Credit, Decimal, Decimal]]) -> list[Posting]:
@@ -228,7 +230,7 @@ def _apply_credits(b: _Builder, holder_key: str) -> None:
         postings += [Posting(_pending_or_due(b), moved), Posting(b.account("vat_on_deposits"), -deposit_vat)]
         postings += [Posting(b.account("vat_due"), deposit_vat - moved)] if b.settings.vat_policy == "receipts" else []
         pending = invoice.vat_pending - moved if b.settings.vat_policy == "receipts" else invoice.vat_pending
-        b.put(dataclasses.replace(invoice, open=invoice.open - applied, vat_pending=pending), number)
+        b.put(evolve(invoice, open=invoice.open - applied, vat_pending=pending), number)
         b.add(
             f"Imputation acompte sur facture {number}",
             postings,
@@ -261,7 +263,7 @@ def book_deposit(b: _Builder) -> None:
     postings = [Posting(source, amount), Posting(b.deposits_account(customer.ref), -amount)]
     postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat - voucher_vat)
     credit = Credit(e.id, e.date, customer.ref, amount, vat)
-    b.put(dataclasses.replace(holder, credits=holder.credits + (credit,)), key)
+    b.put(evolve(holder, credits=holder.credits + (credit,)), key)
     nature = "Arrhes" if e.get("nature") == "arrhes" else "Acompte"
     b.add(
         f"{nature} réservation {e.get('booking')}",
@@ -284,7 +286,7 @@ def _settlement(b: _Builder, method: str, amount: Decimal) -> tuple[str, Decimal
     if amount > voucher.amount:
         raise reject("amount", f"{amount} is more than the {voucher.amount} left on voucher {code!r}")
     vat = share(voucher.vat, amount, voucher.amount)
-    b.put(dataclasses.replace(voucher, amount=voucher.amount - amount, vat=voucher.vat - vat), code)
+    b.put(evolve(voucher, amount=voucher.amount - amount, vat=voucher.vat - vat), code)
     return b.chart.voucher_account(), vat
 
 
@@ -336,7 +338,7 @@ def book_invoice(b: _Builder) -> None:
     vat_total = sum((v.amount for v in amounts.vat), ZERO)
     key = _holder_key(e.get("booking"), number)
     holder = b.holder(key) or Holder(key)
-    b.put(dataclasses.replace(holder, invoices=holder.invoices + (number,)), key)
+    b.put(evolve(holder, invoices=holder.invoices + (number,)), key)
     pending = vat_total if b.settings.vat_policy == "receipts" else ZERO
     b.put(Invoice(number, e.id, customer.ref, key, e.date, amounts.gross, amounts.gross, pending,
                   prices_include_tax=include_tax), number)
@@ -387,8 +389,8 @@ def book_payment(b: _Builder) -> None:
         postings.append(Posting(b.deposits_account(invoice.customer), -excess))
         holder = b.holder(invoice.holder) or Holder(invoice.holder)
         credit = Credit(e.id, e.date, invoice.customer, excess, ZERO)
-        b.put(dataclasses.replace(holder, credits=holder.credits + (credit,)), invoice.holder)
-    b.put(dataclasses.replace(invoice, open=invoice.open - applied, vat_pending=invoice.vat_pending - moved),
+        b.put(evolve(holder, credits=holder.credits + (credit,)), invoice.holder)
+    b.put(evolve(invoice, open=invoice.open - applied, vat_pending=invoice.vat_pending - moved),
           invoice.number)
     b.add(f"Règlement facture {invoice.number}", postings, payee=b.payee(invoice.customer),
           links=_invoice_links(invoice), meta=_invoice_meta(invoice) + _reference(e))
@@ -415,7 +417,7 @@ def book_credit_note(b: _Builder) -> None:
     postings += _revenue_postings(b, amounts, -1)
     postings += [Posting(b.account("vat_pending"), from_pending)] if from_pending else []
     postings += [Posting(b.account("vat_due"), vat_total - from_pending)] if vat_total - from_pending else []
-    b.put(dataclasses.replace(invoice, open=invoice.open - amounts.gross, credited=invoice.credited + amounts.gross,
+    b.put(evolve(invoice, open=invoice.open - amounts.gross, credited=invoice.credited + amounts.gross,
                               vat_pending=invoice.vat_pending - from_pending), invoice.number)
     reason = f" ({e.get('reason')})" if e.get("reason") else ""
     b.add(f"Avoir {number} sur facture {invoice.number}{reason}", postings, payee=b.payee(invoice.customer),
@@ -446,7 +448,7 @@ def book_refund(b: _Builder) -> None:
     links, meta, payee = _holder_links(key), _holder_meta(key), None
     if invoice is not None:
         postings.append(Posting(b.receivable(invoice.customer), from_411))
-        b.put(dataclasses.replace(invoice, open=invoice.open + from_411), invoice.number)
+        b.put(evolve(invoice, open=invoice.open + from_411), invoice.number)
         links, meta, payee = _invoice_links(invoice), _invoice_meta(invoice), b.payee(invoice.customer)
     elif taken:
         payee = b.payee(taken[0][0].customer)
@@ -542,3 +544,30 @@ def book(event: Event, view: StateView, settings: Settings) -> tuple[Booked | No
     except Rejected as exc:
         return None, exc.problems
     return builder.result(), []
+
+
+def likely_reads(events: list[Event]) -> dict[type, set[str]]:
+    """The state records booking ``events`` will read, by record type.
+
+    Only a hint, for speed: the index can read these in a few queries
+    instead of one per event. A record missed here is read when asked for.
+    """
+    reads: dict[type, set[str]] = {CustomerRecord: set(), Holder: set(), Invoice: set(), Voucher: set(),
+                                   DocumentNumber: set()}
+    for event in events:
+        f = event.fields
+        if "customer" in f:
+            reads[CustomerRecord].add(f["customer"].ref)
+        if "booking" in f:
+            reads[Holder].add(f"b:{f['booking']}")
+        if "invoice" in f:
+            reads[Invoice].add(f["invoice"])
+        if "voucher" in f:
+            reads[Voucher].add(f["voucher"])
+        if event.type == "voucher.sold":
+            reads[Voucher].add(f["code"])
+        if event.type in ("invoice.issued", "credit_note.issued"):
+            reads[DocumentNumber].add(f["number"])
+        if event.type == "invoice.issued" and "booking" not in f:
+            reads[Holder].add(_holder_key(None, f["number"]))
+    return reads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -40,19 +41,26 @@ class Settings:
 
     def fiscal_year(self, day: datetime.date) -> int:
         """The fiscal year of ``day``, named after the year it closes in."""
-        month, dom = (int(p) for p in self.fiscal_year_start.split("-"))
+        month, dom = _month_day(self.fiscal_year_start)
         if (month, dom) == (1, 1):
             return day.year
         return day.year + 1 if (day.month, day.day) >= (month, dom) else day.year
 
     def fiscal_year_bounds(self, year: int) -> tuple[datetime.date, datetime.date]:
         """First and last day of fiscal year ``year`` (named after its closing year)."""
-        month, dom = (int(p) for p in self.fiscal_year_start.split("-"))
+        month, dom = _month_day(self.fiscal_year_start)
         if (month, dom) == (1, 1):
             return datetime.date(year, 1, 1), datetime.date(year, 12, 31)
         start = datetime.date(year - 1, month, dom)
         end = datetime.date(year, month, dom) - datetime.timedelta(days=1)
         return start, end
+
+
+@functools.lru_cache(maxsize=None)
+def _month_day(text: str) -> tuple[int, int]:
+    """``"MM-DD"`` as numbers (cached: asked once per transaction written)."""
+    month, dom = (int(p) for p in text.split("-"))
+    return month, dom
 
 
 def _toml_string(text: str) -> str:
