@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli import AFTER_RECORD, cli, fail, ledger_option
+from engine.cli import AFTER_RECORD, cli, fail, ledger_option, parse_date
 from engine.problems import LedgerError
 
 PROVIDERS = ("pennylane", "quickbooks")
@@ -119,19 +119,10 @@ def _print_summary(summary: "replay.SyncSummary", since: datetime.date) -> int: 
     return 0 if summary.ok else 1
 
 
-def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("expected a date YYYY-MM-DD")
-
-
 @cli.command()
 @click.argument("provider", type=click.Choice(PROVIDERS))
 @ledger_option
-@click.option("--since", callback=_date, metavar="DATE", help="First day to replay (default: start of the current fiscal year).")
+@click.option("--since", callback=parse_date, metavar="DATE", help="First day to replay (default: start of the current fiscal year).")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
 def sync(provider: str, ledger: Path, since: datetime.date | None, dry_run: bool) -> None:
     """Replay to PROVIDER, in ledger order, every transaction not yet synced."""
@@ -165,3 +156,25 @@ for _provider in PROVIDERS:
 
 def main() -> None:
     cli()
+
+
+@cli.command()
+@click.argument("provider", type=click.Choice(PROVIDERS))
+@ledger_option
+@click.option("--from", "start", callback=parse_date, metavar="DATE",
+              help="First day of the period (default: first day of the fiscal year).")
+@click.option("--to", "end", callback=parse_date, metavar="DATE",
+              help="Last day of the period (default: last day of that fiscal year).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE instead of standard output.")
+def audit(provider: str, ledger: Path, start: datetime.date | None, end: datetime.date | None, fmt: str,
+          output: Path | None) -> None:
+    """Compare the ledger with PROVIDER over a period: trial balance, documents, summary.
+
+    Read-only on both sides; each run is kept in <ledger>/audit/. Exit status:
+    0 nothing differs beyond rounding, 1 differences found, 2 the audit could not run.
+    """
+    from connectors import audit as auditing
+
+    sys.exit(auditing.command(provider, ledger, start, end, fmt, output))

@@ -115,7 +115,8 @@ def record(ledger: Path, source: Any, keep_valid: bool, sync_to: str | None) -> 
     sys.exit(code)
 
 
-def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
+def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
+    """Click callback for a YYYY-MM-DD option (shared with the connectors' commands)."""
     if value is None:
         return None
     try:
@@ -124,7 +125,7 @@ def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter("expected a date YYYY-MM-DD")
 
 
-as_of_option = click.option("--as-of", callback=_as_of, metavar="DATE", help="Balances at the end of DATE.")
+as_of_option = click.option("--as-of", callback=parse_date, metavar="DATE", help="Balances at the end of DATE.")
 format_option = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 
 
@@ -214,6 +215,60 @@ def check(ledger: Path) -> None:
     click.echo(f"bean-check: {'OK' if not errors else f'{len(errors)} error(s)'}; "
                f"invariants: {'OK' if not problems else f'{len(problems)} problem(s)'}; {count} transactions")
     sys.exit(1 if errors or problems else 0)
+
+
+@cli.command()
+@ledger_option
+def verify(ledger: Path) -> None:
+    """Walk the hash chain: name the first transaction edited, removed or reordered by hand."""
+    from .ledger import open_layout
+    from .verify import verify as walk
+
+    try:
+        layout, _ = open_layout(ledger)
+    except LedgerError as exc:
+        fail(str(exc))
+    count, problem = walk(layout.root)
+    if problem:
+        click.echo(f"verify: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"verify: {count} transactions, hash chain intact")
+
+
+@cli.group()
+def export() -> None:
+    """Exports for the accountant and the tax office."""
+
+
+@export.command()
+@ledger_option
+@click.option("--year", required=True, type=int, help="Fiscal year, named after the year it closes in.")
+@click.option("--siren", help="The company's SIREN (9 digits); default: `siren` in partida.toml.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def fec(ledger: Path, year: int, siren: str | None, output_dir: Path) -> None:
+    """The FEC of a fiscal year (LPF art. A47 A-1): <SIREN>FEC<closing date>.txt."""
+    from .fec import export_fec, fec_filename, render_fec
+    from .ledger import open_layout
+
+    try:
+        layout, settings = open_layout(ledger)
+    except LedgerError as exc:
+        fail(str(exc))
+    siren = siren or settings.siren
+    if not siren or len(siren) != 9 or not siren.isdigit():
+        fail("a FEC needs the company's SIREN: 9 digits, with --siren or `siren` in partida.toml")
+    try:
+        lines = export_fec(layout.main, settings, year)
+    except ValueError as exc:
+        fail(str(exc))
+    if not lines:
+        fail(f"fiscal year {year} holds no entry")
+    path = output_dir / fec_filename(siren, settings, year)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_fec(lines), encoding="utf-8")
+    entries = len({line.num for line in lines})
+    debit = sum((line.debit for line in lines), Decimal("0.00"))
+    click.echo(f"wrote {path}: {entries} entries, {len(lines)} lines, total debit = total credit = {debit:.2f}")
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ class Settings:
     methods: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_METHOD_ACCOUNTS))
     )
+    siren: str = ""  # the company's SIREN, for the FEC's file name
 
     @property
     def chart(self) -> Chart:
@@ -80,6 +81,7 @@ def render_settings(settings: Settings) -> str:
         f"vat_policy = {_toml_string(settings.vat_policy)}",
         f"fiscal_year_start = {_toml_string(settings.fiscal_year_start)}",
         f"open_date = {settings.open_date.isoformat()}",
+        *([f"siren = {_toml_string(settings.siren)}"] if settings.siren else []),
         "",
         "# Payment method -> account number of the chart.",
         "[methods]",
@@ -103,4 +105,5 @@ def load_settings(path: Path) -> Settings:
         fiscal_year_start=company.get("fiscal_year_start", "01-01"),
         open_date=company.get("open_date", datetime.date(2000, 1, 1)),
         methods=MappingProxyType(methods),
+        siren=str(company.get("siren", "")),
     )

@@ -81,3 +81,29 @@ def test_check_detects_a_removed_and_a_swapped_transaction(tmp_path: Path) -> No
     assert result.returncode == 1 and "reordered" in result.stderr
     seg.write_text("\n\n".join(blocks))
     assert partida("check", "--ledger", str(root)).returncode == 0
+
+
+def test_verify_command_passes_then_names_an_edit(tmp_path: Path) -> None:
+    root = _recorded(tmp_path)
+    assert "hash chain intact" in partida("verify", "--ledger", str(root), check=True).stdout
+    seg = _journal(root)
+    seg.write_text(seg.read_text().replace("Facture xF2", "Facture xF3", 1))
+    result = partida("verify", "--ledger", str(root))
+    assert result.returncode == 1 and "edited after it was written" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_fec_writes_the_named_file_and_refuses_bad_input(tmp_path: Path) -> None:
+    root = _recorded(tmp_path)
+    out = tmp_path / "out"
+    result = partida("export", "fec", "--ledger", str(root), "--year", "2026", "--siren", "123456789",
+                     "--output-dir", str(out), check=True)
+    path = out / "123456789FEC20261231.txt"
+    assert path.exists() and f"wrote {path}" in result.stdout
+    assert path.read_text(encoding="utf-8").startswith("JournalCode\tJournalLib\tEcritureNum\t")
+    no_siren = partida("export", "fec", "--ledger", str(root), "--year", "2026")
+    assert no_siren.returncode == 1 and "SIREN" in no_siren.stderr
+    empty = partida("export", "fec", "--ledger", str(root), "--year", "2019", "--siren", "123456789")
+    assert empty.returncode == 1 and "holds no entry" in empty.stderr
+    missing = partida("export", "fec", "--ledger", str(tmp_path / "nope"), "--year", "2026", "--siren", "123456789")
+    assert missing.returncode == 1 and "no Partida ledger" in missing.stderr
