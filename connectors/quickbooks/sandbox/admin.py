@@ -17,6 +17,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from connectors.quickbooks.sandbox.money import dumps_json
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -275,7 +277,7 @@ def _route(sandbox: Sandbox, method: str, path: str, handler: AdminHandler) -> R
         if result is None:
             return Response(status_code=204)
         body, status = result if isinstance(result, tuple) else (result, 200)
-        return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
+        return Response(dumps_json(body), status_code=status, media_type="application/json")
 
     return Route(f"/sandbox{path}", endpoint, methods=[method])
 

@@ -34,6 +34,8 @@ from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
+
+from connectors.quickbooks.sandbox.money import dumps_json
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -126,12 +128,7 @@ def checked_body(schema: Schema, value: Any) -> Record:
 
 
 def _encode(body: Any) -> bytes:
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return float(value)
-        raise TypeError(f"{type(value).__name__} is not JSON")
-
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=default).encode()
+    return dumps_json(body)
 
 
 def json_response(sandbox: Sandbox, status: int, body: Record, content: bytes | None = None) -> Response:

@@ -12,13 +12,14 @@ as ``9.975`` becomes ``9.98`` (§6.2: pin the mode down and test negatives).
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Any
 
-__all__ = ["DECIMAL_PATTERN", "ZERO", "cents", "decimal_of", "fmt", "places", "to_json_number"]
+__all__ = ["DECIMAL_PATTERN", "ZERO", "cents", "decimal_of", "fmt", "places", "dumps_json"]
 
 ZERO = Decimal(0)
 _CENT = Decimal("0.01")
@@ -57,11 +58,18 @@ def places(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-def to_json_number(value: Decimal) -> int | float:
-    """The JSON number QuickBooks would print (``240.0``, ``9.975``, ``2``).
+def dumps_json(value: Any) -> bytes:
+    """JSON as QuickBooks prints it, with every ``Decimal`` written exactly
+    (``240.00``, ``9.975``): amounts never pass through a float on the way out.
+    Other numbers (seconds, counters) are written as Python writes them."""
+    return _encode(value).encode("utf-8")
 
-    Floats are exact enough here: every amount has at most 15 significant
-    digits, and Python prints a float with the shortest text that reads back
-    to it, so ``Decimal("275.94")`` goes out as ``275.94``.
-    """
-    return float(value)
+
+def _encode(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_encode(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_encode(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)

@@ -19,7 +19,6 @@ from connectors.quickbooks.sandbox.ledger import customer_balances
 from connectors.quickbooks.sandbox.money import ZERO
 from connectors.quickbooks.sandbox.money import decimal_of
 from connectors.quickbooks.sandbox.money import fmt
-from connectors.quickbooks.sandbox.money import to_json_number
 from connectors.quickbooks.sandbox.payments import Applications
 from connectors.quickbooks.sandbox.payments import applications
 from connectors.quickbooks.sandbox.payments import open_amount
@@ -67,7 +66,7 @@ def clean(value: Any, key: str = "") -> Any:
         return [clean(item, key) for item in value]
     if key in NUMERIC_FIELDS and isinstance(value, (str, Decimal)):
         number = decimal_of(value)
-        return to_json_number(number) if number is not None else value
+        return number if number is not None else value  # written exactly by dumps_json
     return value
 
 
