@@ -15,11 +15,7 @@ import datetime
 import hashlib
 import json
 import os
-import selectors
-import signal
 import stat
-import subprocess
-import sys
 import warnings
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -29,6 +25,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import httpx
+from sandbox_process import sandbox_main
 import pytest
 
 from connectors.pennylane.sandbox import create_app
@@ -1054,23 +1051,9 @@ def test_every_exchange_matches_the_openapi_description(openapi: Any, sandbox: S
 
 def test_main_prints_its_base_url_and_serves(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    code = f"from connectors.pennylane.sandbox import main; main(0, {str(state)!r}, '5:0%')"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=20), "the sandbox printed nothing"
-        base = proc.stdout.readline().strip()
-        assert base.startswith("http://127.0.0.1:")
-        described = httpx.get(base + "/sandbox/state", timeout=10).json()
+    with sandbox_main("connectors.pennylane.sandbox", state, "5:0%") as (proc, described):
         assert (described["persistent"], described["faults"]) == (True, "5:0%")
         assert described["rate_limit"] == {"limit": 25, "window_s": 5.0}
-    finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: a graceful stop
-        proc.wait(timeout=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
     assert proc.returncode == 0 and state.exists()
 
 

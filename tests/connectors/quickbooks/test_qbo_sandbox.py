@@ -12,12 +12,8 @@ import dataclasses
 import datetime
 import json
 import os
-import selectors
-import signal
 import socket
 import stat
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -29,6 +25,7 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import httpx
+from sandbox_process import sandbox_main
 import pytest
 
 from connectors.quickbooks import xsd
@@ -1038,23 +1035,9 @@ def test_the_sandbox_accepts_only_xsd_field_names(schema: Any) -> None:
 
 def test_main_prints_its_base_url_and_serves(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    code = f"from connectors.quickbooks.sandbox import main; main(0, {str(state)!r}, '5:0%')"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=20), "the sandbox printed nothing"
-        base = proc.stdout.readline().strip()
-        assert base.startswith("http://127.0.0.1:")
-        described = httpx.get(base + "/sandbox/state", timeout=10).json()
+    with sandbox_main("connectors.quickbooks.sandbox", state, "5:0%") as (proc, described):
         assert (described["persistent"], described["faults"]) == (True, "5:0%")
         assert (described["rate_limit"], described["concurrency"]) == ({"limit": 500, "window_s": 60.0}, 10)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
     assert proc.returncode == 0 and state.exists()
 
 
