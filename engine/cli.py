@@ -219,6 +219,23 @@ def check(ledger: Path) -> None:
 
 @cli.command()
 @ledger_option
+@click.argument("event_id")
+@click.option("--reason", required=True, help="Why the event is reversed (kept on the reversing transactions).")
+@click.option("--date", "day", callback=parse_date, metavar="DATE", help="Date of the reversal (default: today).")
+def reverse(ledger: Path, event_id: str, reason: str, day: datetime.date | None) -> None:
+    """Correct EVENT_ID by appending transactions that negate it (never an edit)."""
+    from .reversal import ReversalRefused
+
+    try:
+        with LedgerSession(ledger) as session:
+            count = session.reverse(event_id, reason, day or datetime.date.today())
+    except (LedgerError, ReversalRefused) as exc:
+        fail(str(exc))
+    click.echo(f"reversed event {event_id!r} with {count} transaction(s)")
+
+
+@cli.command()
+@ledger_option
 def verify(ledger: Path) -> None:
     """Walk the hash chain: name the first transaction edited, removed or reordered by hand."""
     from .ledger import open_layout

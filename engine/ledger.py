@@ -15,6 +15,7 @@ order so that the ledger loads cleanly after a crash at any instant:
 
 from __future__ import annotations
 
+import datetime
 import gc
 import json
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from . import beans, rules
+from . import beans, reversal, rules
 from .events import Context, Event, parse_event, parse_lines
 from .layout import (FileOp, Layout, SegmentAppender, SegmentWriter, WriterLock, included, render_index,
                      write_atomic)
@@ -204,6 +205,8 @@ class LedgerSession:
         """
         assert self.index is not None
         self._redo()
+        if self._rebuild_marker.exists():  # a reversal was cut short: its state was not rebuilt yet
+            return self.rebuild()
         tails: list[tuple[str, int, str]] = []
         sizes: dict[str, int] = {}
         for rel, seen in self._growable():
@@ -262,9 +265,14 @@ class LedgerSession:
                 name = entry.meta.get("customer-name", ref)
                 self.index.stage([CustomerRecord(ref, name, customer_component(ref))])
         txns = sorted((e for e in entries if beans.is_transaction(e)), key=lambda e: int(e.meta.get("seq", "0")))
+        undone = reversal.reversed_ids(txns)
+        if undone and self.index.meta("seq", "0") != "0":
+            # A reversal the index has not seen: the state must become that of
+            # a ledger that never held the event, which only a rebuild gives.
+            return self.rebuild()
         for entry in txns:
             if "source-event" in entry.meta:
-                self._rebook(entry)
+                self._rebook(entry, undone)
         chart = self.settings.chart
         figures = _Figures(chart.role("customer_deposits"), chart.voucher_account())
         locations = []
@@ -283,16 +291,50 @@ class LedgerSession:
         self.layout.intent.unlink(missing_ok=True)
         return len(txns)
 
-    def _rebook(self, entry: Any) -> None:
+    def _rebook(self, entry: Any, undone: set[str]) -> None:
         assert self.index is not None
         event, problems = parse_event(json.loads(entry.meta["source-event"]), 0, self.context)
         if event is None:
             raise LedgerError(f"cannot re-read event {entry.meta.get('event-id')!r}: {problems[0]}")
+        if event.id in undone:  # reversed: its id stays taken, its effects are gone
+            self.index.stage_event(event.id, event.digest)
+            return
         booked, found = rules.book(event, self.index, self.settings)
         if booked is None:
             raise LedgerError(f"cannot re-book event {event.id!r} while indexing: {found}")
         self.index.stage(booked.changes)
         self.index.stage_event(event.id, event.digest)
+
+    def rebuild(self) -> int:
+        """Throw the state index away and index the whole ledger again."""
+        assert self.index is not None
+        self.index.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.layout.state_db) + suffix).unlink(missing_ok=True)
+        self.index = StateIndex(self.layout.state_db)
+        self._rebuild_marker.unlink(missing_ok=True)
+        return self.catch_up()
+
+    @property
+    def _rebuild_marker(self) -> Path:
+        return self.layout.private / "rebuild-needed"
+
+    # -- corrections -------------------------------------------------------------
+
+    def reverse(self, event_id: str, reason: str, day: datetime.date) -> int:
+        """Append the reversal of ``event_id`` (see ``reversal``) and rebuild
+        the state without it. Returns the number of transactions appended."""
+        assert self.index is not None
+        entries, errors, _ = beans.load(self.layout.main)
+        if errors:
+            raise LedgerError(f"the ledger does not load cleanly ({beans.format_errors(errors)[0]}): run `partida check`")
+        txns = reversal.plan(entries, self.settings, event_id, reason, day)
+        # Until the rebuild is done, the index's records still hold the event:
+        # the marker makes the next session rebuild if this one is killed.
+        write_atomic(self._rebuild_marker, b"")
+        self._append([], txns)
+        self.rebuild()
+        return len(txns)
 
     # -- recording -------------------------------------------------------------
 
