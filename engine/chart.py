@@ -1,16 +1,33 @@
-"""Charts of accounts: PCG numbers and roles mapped to Beancount account names.
+"""Charts of accounts: account numbers and roles mapped to Beancount account names.
 
-Every account carries its PCG number first in its second component
-(``Assets:411-Clients``) so an accountant can select it with
-``account ~ ':411'``. Customer-side accounts (411, 4191) get one sub-account
-per customer, named from the platform's stable customer ref.
+Every account carries its number first in its second component
+(``Assets:411-Clients``, ``Assets:1200-AccountsReceivable``) so an accountant
+can select it with ``account ~ ':411'``. Customer-side accounts (receivable and
+customer deposits) get one sub-account per customer, named from the
+platform's stable customer ref.
+
+Two charts:
+
+- ``fr-pcg`` (default): the French PCG. A line's ``vat_rate`` is one VAT rate;
+  VAT is computed per rate on the rate's total (EN 16931) and booked on 44571
+  (or 44574 under the receipts policy); VAT on deposits waits on 44588.
+- ``ca-qc``: a QuickBooks Online (Canada, Québec) style chart, CAD. A line's
+  ``vat_rate`` names a *tax code* by its total percent, and a code is made of
+  *components*, each with its own percent and liability account:
+  ``14.975`` = GST 5 (2310) + QST 9.975 (2320), ``5`` = GST only, ``9.975`` =
+  QST only, ``0`` = zero-rated or exempt (no component). Each component is
+  computed on the pre-tax amount, per line, rounded half away from zero, then
+  summed per component — as QuickBooks does — so both sides end on the same
+  cents. Tax is payable when invoiced or paid, whichever is first (the
+  ``debits`` policy only); a prepayment's tax goes straight to 2310/2320 and
+  Customer Deposits holds its pre-tax part (accounting-rules §5.2 case B).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Mapping
@@ -74,6 +91,70 @@ DEFAULT_METHOD_ACCOUNTS = {
 }
 VOUCHER_COMPONENT = "BonsCadeaux"
 
+# ca-qc: QuickBooks-style names, numbered by QuickBooks' usual blocks (1xxx
+# assets, 2xxx liabilities, 4xxx income, 5xxx expenses).
+_CA_QC_ACCOUNTS = {
+    "1000": "Assets:1000-Bank",
+    "1050": "Assets:1050-CashOnHand",
+    "1060": "Assets:1060-InternalTransfers",
+    "1200": "Assets:1200-AccountsReceivable",
+    "1300": "Assets:1300-UndepositedFunds",
+    "2310": "Liabilities:2310-GSTHSTPayable",
+    "2320": "Liabilities:2320-QSTPayable",
+    "2400": "Liabilities:2400-CustomerDeposits",
+    "4000": "Income:4000-Sales",
+    "4100": "Income:4100-ProductSales",
+    "4200": "Income:4200-EquipmentRental",
+    "4300": "Income:4300-AncillaryFees",
+    "4900": "Income:4900-ForfeitedDeposits",
+    "4910": "Income:4910-OtherIncome",
+    "5100": "Expenses:5100-Supplies",
+    "5200": "Expenses:5200-OfficeExpenses",
+    "5300": "Expenses:5300-RepairsMaintenance",
+    "5400": "Expenses:5400-Advertising",
+    "5500": "Expenses:5500-TravelMeals",
+    "5600": "Expenses:5600-Telephone",
+    "5700": "Expenses:5700-BankCharges",
+    "5800": "Expenses:5800-CashOverShort",
+    "5810": "Expenses:5810-RoundingDifferences",
+}
+
+# The same roles as fr-pcg, less the VAT suspense accounts Québec has no use
+# for (no pending tax: payable when invoiced or paid; no deposit suspense: a
+# prepayment's tax is payable on receipt and Customer Deposits holds its
+# pre-tax part). A drawer over and a drawer short share Cash Over/Short, as
+# is usual in North America. ``rounding`` takes the gap between a printed
+# net and the lines' net (never a tax account: tax is what the invoice shows).
+_CA_QC_ROLES = {
+    "receivable": "1200",
+    "customer_deposits": "2400",
+    "default_income": "4000",
+    "penalties": "4900",
+    "gains": "5800",
+    "losses": "5800",
+    "rounding": "5810",
+    "cash": "1050",
+    "transit": "1060",
+    "default_expense": "5100",
+}
+
+_CA_QC_METHOD_ACCOUNTS = {
+    "cash": "1050",
+    "card": "1000",
+    "transfer": "1000",
+    "cheque": "1300",
+    "online": "1000",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TaxComponent:
+    """One tax of a tax code: its name, percent of the pre-tax amount and account number."""
+
+    name: str
+    percent: Decimal
+    account: str
+
 _PLAIN_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,47}$")
 _PLAIN_LINK = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")
 _NOT_ACCOUNT_CHAR = re.compile(r"[^A-Za-z0-9]+")
@@ -90,6 +171,19 @@ class Chart:
     vat_rates: frozenset[Decimal]
     income_numbers: frozenset[str]
     expense_numbers: frozenset[str]
+    # Tax code (normalised total percent) -> its components. Empty: one
+    # component per rate, booked by the VAT-policy roles (fr-pcg).
+    tax_codes: Mapping[Decimal, tuple[TaxComponent, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    default_currency: str = "EUR"
+    vat_policies: tuple[str, ...] = ("receipts", "debits")
+    default_methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_METHOD_ACCOUNTS)))
+    voucher_component: str = VOUCHER_COMPONENT
+    # False: gift vouchers bear no tax when sold, only when used (Québec).
+    vouchers_taxed_at_sale: bool = True
+    # The code whose components are deemed included in a forfeited security
+    # deposit (Québec, ETA s. 182); None: the fr-pcg treatments apply.
+    deemed_tax_code: Decimal | None = None
+    number_meta: str = "pcg"  # metadata key of the number on the chart's open directives
 
     def account(self, number: str) -> str:
         """The Beancount account of a PCG number of this chart."""
@@ -108,8 +202,36 @@ class Chart:
         return f"{self.role(role)}:{component}"
 
     def voucher_account(self) -> str:
-        """The 4191 sub-account that holds gift vouchers sold, not yet used."""
-        return f"{self.role('customer_deposits')}:{VOUCHER_COMPONENT}"
+        """The customer-deposits sub-account that holds gift vouchers sold, not yet used."""
+        return f"{self.role('customer_deposits')}:{self.voucher_component}"
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def multi_component(self) -> bool:
+        """Whether tax codes split into components computed per line (ca-qc)."""
+        return bool(self.tax_codes)
+
+    def components(self, rate: Decimal) -> tuple[TaxComponent, ...]:
+        """The components of a line's tax code (``rate`` as sent)."""
+        return self.tax_codes[rate.normalize()]
+
+    @property
+    def component_rates(self) -> frozenset[Decimal]:
+        """Normalised percents a printed ``totals.vat`` or a deposit's ``vat`` may list."""
+        if not self.tax_codes:
+            return frozenset(r.normalize() for r in self.vat_rates)
+        return frozenset(c.percent.normalize() for code in self.tax_codes.values() for c in code)
+
+    def tax_account(self, percent: Decimal) -> str:
+        """The liability account of the component of ``percent`` (ca-qc)."""
+        wanted = percent.normalize()
+        for code in self.tax_codes.values():
+            for c in code:
+                if c.percent.normalize() == wanted:
+                    return self.accounts[c.account]
+        raise KeyError(percent)
 
 
 def _short_hash(text: str) -> str:
@@ -146,7 +268,32 @@ FR_PCG = Chart(
     expense_numbers=frozenset(n for n in _FR_PCG_ACCOUNTS if n.startswith("6")),
 )
 
-CHARTS = {FR_PCG.name: FR_PCG}
+_GST = TaxComponent("GST", Decimal("5"), "2310")
+_QST = TaxComponent("QST", Decimal("9.975"), "2320")
+
+CA_QC = Chart(
+    name="ca-qc",
+    accounts=MappingProxyType(_CA_QC_ACCOUNTS),
+    roles=MappingProxyType(_CA_QC_ROLES),
+    vat_rates=frozenset(Decimal(r) for r in ("0", "5", "9.975", "14.975")),
+    income_numbers=frozenset({"4000", "4100", "4200", "4300", "4910"}),
+    expense_numbers=frozenset(n for n in _CA_QC_ACCOUNTS if n.startswith("5")),
+    tax_codes=MappingProxyType({
+        Decimal("14.975"): (_GST, _QST),  # QuickBooks "GST/QST QC"
+        Decimal("5"): (_GST,),  # "GST"
+        Decimal("9.975"): (_QST,),  # "QST QC"
+        Decimal("0"): (),  # "Zero-rated", "Exempt", "Out of scope"
+    }),
+    default_currency="CAD",
+    vat_policies=("debits",),
+    default_methods=MappingProxyType(_CA_QC_METHOD_ACCOUNTS),
+    voucher_component="GiftCertificates",
+    vouchers_taxed_at_sale=False,
+    deemed_tax_code=Decimal("14.975"),
+    number_meta="number",
+)
+
+CHARTS = {FR_PCG.name: FR_PCG, CA_QC.name: CA_QC}
 
 
 def get_chart(name: str) -> Chart:

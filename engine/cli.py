@@ -19,6 +19,7 @@ import click
 
 from .ledger import LedgerSession, init_ledger, open_layout, record_batch
 from .problems import LedgerError
+from .chart import CHARTS
 from .settings import VAT_POLICIES, Settings
 
 if TYPE_CHECKING:
@@ -68,21 +69,31 @@ def _month_day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @cli.command()
 @ledger_option
 @click.option("--company", required=True, help="Company name, shown as the ledger's title.")
-@click.option("--currency", default="EUR", show_default=True)
-@click.option("--vat-policy", type=click.Choice(VAT_POLICIES), default="receipts", show_default=True,
-              help="receipts: VAT on services due when paid; debits: due when invoiced.")
+@click.option("--chart", "chart_name", type=click.Choice(sorted(CHARTS)), default="fr-pcg", show_default=True,
+              help="fr-pcg: French PCG; ca-qc: QuickBooks-style Québec chart (GST + QST).")
+@click.option("--currency", help="ISO 4217 code  [default: the chart's: EUR for fr-pcg, CAD for ca-qc]")
+@click.option("--vat-policy", type=click.Choice(VAT_POLICIES),
+              help="receipts: VAT on services due when paid; debits: due when invoiced  "
+                   "[default: receipts for fr-pcg; ca-qc allows debits only]")
 @click.option("--fiscal-year-start", default="01-01", show_default=True, callback=_month_day, metavar="MM-DD")
-def init(ledger: Path, company: str, currency: str, vat_policy: str, fiscal_year_start: str) -> None:
+def init(ledger: Path, company: str, chart_name: str, currency: str | None, vat_policy: str | None,
+         fiscal_year_start: str) -> None:
     """Create a new ledger (main.beancount, partida.toml, accounts, journal/, sync/)."""
+    chart = CHARTS[chart_name]
+    currency = currency or chart.default_currency
+    vat_policy = vat_policy or chart.vat_policies[0]
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         fail(f"currency {currency!r} is not an ISO 4217 code such as EUR")
-    settings = Settings(company=company, currency=currency, vat_policy=vat_policy,
+    if vat_policy not in chart.vat_policies:
+        fail(f"chart {chart_name} allows --vat-policy {', '.join(chart.vat_policies)} only "
+             f"(Québec: tax is payable when invoiced or paid, whichever is first)")
+    settings = Settings(company=company, currency=currency, chart_name=chart_name, vat_policy=vat_policy,
                         fiscal_year_start=fiscal_year_start)
     try:
         layout = init_ledger(ledger, settings)
     except LedgerError as exc:
         fail(str(exc))
-    click.echo(f"created ledger {company!r} in {layout.root} (chart fr-pcg, {currency}, VAT on {vat_policy}, "
+    click.echo(f"created ledger {company!r} in {layout.root} (chart {chart_name}, {currency}, VAT on {vat_policy}, "
                f"fiscal year from {fiscal_year_start})")
     click.echo(f"check it with: bean-check {layout.main}")
 
@@ -271,6 +282,9 @@ def fec(ledger: Path, year: int, siren: str | None, output_dir: Path) -> None:
         layout, settings = open_layout(ledger)
     except LedgerError as exc:
         fail(str(exc))
+    if settings.chart_name != "fr-pcg":
+        fail(f"the FEC is the French tax office's format: it needs the fr-pcg chart, and this ledger uses "
+             f"{settings.chart_name}")
     siren = siren or settings.siren
     if not siren or len(siren) != 9 or not siren.isdigit():
         fail("a FEC needs the company's SIREN: 9 digits, with --siren or `siren` in partida.toml")

@@ -5,6 +5,17 @@ nets are rounded then summed per rate and the VAT of a rate is computed on that
 sum; with prices including tax, the VAT of a rate is extracted from the rate's
 gross. Printed totals may differ from the computed ones by at most 0.01 per
 rate; the printed amounts are the ones booked.
+
+A chart whose tax codes split into components (``ca-qc``: GST + QST) computes
+tax as QuickBooks does instead: per line and per component, each rounded half
+away from zero on the line's pre-tax amount, then summed per component (three
+lines at 9.99 under 14.975: GST 3 x 0.50 = 1.50, QST 3 x 1.00 = 3.00, where the
+total would give 2.99). ``vat`` then lists components by their own percent (5,
+9.975). With prices including tax, each component is extracted from the line's
+price (price x percent / (100 + code's total)) and the line's net is the rest,
+so the line's total is the price sent. A printed net that differs from the
+lines' net (within the tolerance) is kept apart as ``rounding``, booked on the
+chart's rounding account, instead of being folded into a revenue line.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .chart import Chart
 from .events import Line, RateAmount, Totals
 from .money import CENT, ZERO, cents, vat_included, vat_on_net
 
@@ -25,6 +37,10 @@ class DocumentAmounts:
     revenue: tuple[tuple[str, Decimal, Decimal], ...]  # (account number, rate, net)
     vat: tuple[RateAmount, ...]
     gross: Decimal
+    # Printed net - lines' net, when kept apart (multi-component charts).
+    rounding: Decimal = ZERO
+    # The lines' own tax per rate, when printed amounts replaced it.
+    computed_vat: tuple[RateAmount, ...] = ()
 
     @property
     def net(self) -> Decimal:
@@ -41,8 +57,11 @@ def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return parts
 
 
-def compute(lines: tuple[Line, ...], prices_include_tax: bool, default_account: str) -> DocumentAmounts:
+def compute(lines: tuple[Line, ...], prices_include_tax: bool, default_account: str,
+            chart: Chart | None = None) -> DocumentAmounts:
     """Amounts of a document computed from its lines."""
+    if chart is not None and chart.multi_component:
+        return _compute_per_line(lines, prices_include_tax, default_account, chart)
     groups: dict[tuple[str, Decimal], Decimal] = {}
     for line in lines:
         key = (line.account or default_account, line.vat_rate)
@@ -67,8 +86,40 @@ def compute(lines: tuple[Line, ...], prices_include_tax: bool, default_account: 
     return DocumentAmounts(tuple(revenue), tuple(vat), gross)
 
 
-def apply_printed(computed: DocumentAmounts, printed: Totals) -> tuple[DocumentAmounts | None, list[tuple[str, str]]]:
-    """Check printed totals against the lines and return the amounts to book."""
+def _compute_per_line(lines: tuple[Line, ...], prices_include_tax: bool, default_account: str,
+                      chart: Chart) -> DocumentAmounts:
+    """Per line, per component, rounded, then summed (QuickBooks' computation)."""
+    groups: dict[tuple[str, Decimal], Decimal] = {}
+    taxes: dict[Decimal, Decimal] = {}
+    gross = ZERO
+    for line in lines:
+        amount = cents(line.quantity * line.unit_price)
+        components = chart.components(line.vat_rate)
+        if prices_include_tax:
+            total = sum((c.percent for c in components), ZERO)
+            line_taxes = [cents(amount * c.percent / (100 + total)) for c in components]
+            net = amount - sum(line_taxes, ZERO)
+        else:
+            line_taxes = [cents(amount * c.percent / 100) for c in components]
+            net = amount
+        for component, tax in zip(components, line_taxes):
+            taxes[component.percent] = taxes.get(component.percent, ZERO) + tax
+        key = (line.account or default_account, line.vat_rate.normalize())
+        groups[key] = groups.get(key, ZERO) + net
+        gross += net + sum(line_taxes, ZERO)
+    codes = sorted({code for _, code in groups}, reverse=True)
+    revenue = tuple((k[0], code, groups[k]) for code in codes for k in groups if k[1] == code)
+    vat = tuple(RateAmount(percent, taxes[percent]) for percent in sorted(taxes))
+    return DocumentAmounts(revenue, vat, gross)
+
+
+def apply_printed(computed: DocumentAmounts, printed: Totals, separate_rounding: bool = False,
+                  ) -> tuple[DocumentAmounts | None, list[tuple[str, str]]]:
+    """Check printed totals against the lines and return the amounts to book.
+
+    ``separate_rounding``: a printed net off the lines' net is booked apart
+    (``rounding``) rather than on the largest revenue line.
+    """
     problems: list[tuple[str, str]] = []
     by_rate = {v.rate.normalize(): v.amount for v in computed.vat}
     printed_rates = {v.rate.normalize(): v.amount for v in printed.vat}
@@ -91,6 +142,9 @@ def apply_printed(computed: DocumentAmounts, printed: Totals) -> tuple[DocumentA
         problems.append(("totals.gross", f"net {printed.net} + VAT {vat_total} is not gross {printed.gross}"))
     if problems:
         return None, problems
+    if separate_rounding:
+        vat = tuple(RateAmount(r.rate, printed_rates[r.rate.normalize()]) for r in computed.vat)
+        return DocumentAmounts(computed.revenue, vat, printed.gross, printed.net - net, computed.vat), []
     return _book_printed(computed, net, printed), []
 
 

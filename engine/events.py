@@ -194,6 +194,9 @@ def _vat_rate(value: Any, ctx: Context) -> Parsed:
         return None, err
     if number.normalize() not in ctx.rates:
         known = ", ".join(sorted(str(r) for r in ctx.chart.vat_rates))
+        if ctx.chart.multi_component:
+            return None, (f"tax code {value} is not in the chart {ctx.chart.name} (known: {known}; "
+                          f"14.975 = GST 5 + QST 9.975, 0 = zero-rated or exempt)")
         return None, f"VAT rate {value} is not in the chart {ctx.chart.name} (known: {known})"
     return number, None
 
@@ -315,6 +318,19 @@ def _list_of(fields: dict[str, tuple[bool, Parser]], build: Callable[..., Any], 
     return parse
 
 
+# A deposit's nature. fr-pcg: a label only (arrhes or acompte; security and
+# prepayment read as arrhes and acompte). ca-qc: security (or arrhes, the
+# default) is a security deposit, not consideration until applied, untaxed on
+# receipt; prepayment (or acompte) is an instalment on the price, taxed when paid.
+DEPOSIT_NATURES = ("acompte", "arrhes", "security", "prepayment")
+SECURITY_NATURES = frozenset({"arrhes", "security"})
+
+
+def is_prepayment(nature: str | None, chart: Chart) -> bool:
+    """Whether a deposit of ``nature`` is taxed on receipt as a prepayment (ca-qc)."""
+    return chart.multi_component and nature in ("acompte", "prepayment")
+
+
 _CUSTOMER = {
     "ref": (True, _ref_field),
     "name": (True, _text_field),
@@ -354,7 +370,7 @@ EVENT_FIELDS: dict[str, dict[str, tuple[bool, Parser]]] = {
         "method": _METHOD,
         "vat_rate": (False, _vat_rate),
         "vat": (False, _list_of(_RATE_AMOUNT, RateAmount, "vat")),
-        "nature": (False, _enum("acompte", "arrhes")),
+        "nature": (False, _enum(*DEPOSIT_NATURES)),
         "reference": (False, _ref_field),
         "voucher": _VOUCHER_CODE,
     },
@@ -417,8 +433,10 @@ _EVENT_SPECS = {kind: _Spec({**_COMMON, **fields}) for kind, fields in EVENT_FIE
 # Cross-field checks that need no ledger state.
 
 
-def _check_fields(kind: str, f: dict[str, Any]) -> FieldProblems:
+def _check_fields(kind: str, f: dict[str, Any], ctx: Context) -> FieldProblems:
     problems: FieldProblems = []
+    if ctx.chart.multi_component:
+        problems += _check_multi_component(kind, f, ctx.chart)
     if f.get("method") == "voucher" and "voucher" not in f:
         problems.append(("voucher", "is required when method is voucher (the voucher's code)"))
     if "voucher" in f and f.get("method") != "voucher":
@@ -431,12 +449,35 @@ def _check_fields(kind: str, f: dict[str, Any]) -> FieldProblems:
             problems.append(("vat", "VAT amounts must be positive and less than the deposit amount"))
     if kind == "refund.issued" and ("booking" in f) == ("invoice" in f):
         problems.append(("booking", "a refund names exactly one of booking (deposit) or invoice (credit)"))
-    if kind == "voucher.sold" and f.get("purpose") == "single" and "vat_rate" not in f:
-        problems.append(("vat_rate", "is required for a single-purpose voucher"))
-    if kind == "voucher.sold" and f.get("purpose") == "multi" and "vat_rate" in f:
-        problems.append(("vat_rate", "a multi-purpose voucher bears no VAT when sold"))
+    if kind == "voucher.sold" and ctx.chart.vouchers_taxed_at_sale:
+        if f.get("purpose") == "single" and "vat_rate" not in f:
+            problems.append(("vat_rate", "is required for a single-purpose voucher"))
+        if f.get("purpose") == "multi" and "vat_rate" in f:
+            problems.append(("vat_rate", "a multi-purpose voucher bears no VAT when sold"))
     if kind == "cash.movement":
         problems += _check_cash(f)
+    return problems
+
+
+def _check_multi_component(kind: str, f: dict[str, Any], chart: Chart) -> FieldProblems:
+    """ca-qc: deposits taxed by nature, deposit tax listed per component, untaxed vouchers."""
+    problems: FieldProblems = []
+    if kind == "deposit.received":
+        taxed = ("vat_rate" in f and f["vat_rate"] != 0) or any(v.amount for v in f.get("vat", ()))
+        if taxed and not is_prepayment(f.get("nature"), chart):
+            problems.append(("nature", "a security deposit (the default nature on chart "
+                                       f"{chart.name}) bears no GST/QST when received; send nature "
+                                       "prepayment for an instalment on account of the price"))
+        elif is_prepayment(f.get("nature"), chart) and "vat_rate" not in f and "vat" not in f:
+            problems.append(("vat_rate", "is required for a prepayment (taxable when paid): the tax code, "
+                                         "such as 14.975 for GST + QST"))
+        rates = [v.rate.normalize() for v in f.get("vat", ())]
+        if any(r not in chart.component_rates for r in rates) or len(set(rates)) != len(rates):
+            known = ", ".join(sorted(str(r) for r in chart.component_rates))
+            problems.append(("vat", f"lists each tax once by its own rate ({known})"))
+    if kind == "voucher.sold" and "vat_rate" in f:
+        problems.append(("vat_rate", f"a gift voucher bears no GST/QST when sold on chart {chart.name}; "
+                                     "tax applies when it is used"))
     return problems
 
 
@@ -514,7 +555,7 @@ def parse_event(obj: Any, line: int, ctx: Context) -> tuple[Event | None, list[P
         return None, _problems(line, event_id, found)
     fields, found = _parse_object(obj, _EVENT_SPECS[kind], "", ctx)
     if not found:
-        found = _check_fields(kind, fields)
+        found = _check_fields(kind, fields, ctx)
     if found:
         return None, _problems(line, event_id, found)
     # A valid event holds no JSON number (every field refuses them), so the

@@ -64,10 +64,11 @@ def _main_text(settings: Settings, years: Iterable[int]) -> str:
 
 def _accounts_header(settings: Settings) -> str:
     chart = settings.chart
-    lines = [f"; Chart {chart.name}: one account per PCG number; customer sub-accounts follow.", ""]
+    what = "PCG number" if chart.number_meta == "pcg" else "account number"
+    lines = [f"; Chart {chart.name}: one account per {what}; customer sub-accounts follow.", ""]
     for number, account in chart.accounts.items():
         lines.append(f"{settings.open_date.isoformat()} open {account} {settings.currency}")
-        lines.append(f'  pcg: "{number}"')
+        lines.append(f'  {chart.number_meta}: "{number}"')
     voucher = chart.voucher_account()
     lines += [f"{settings.open_date.isoformat()} open {voucher} {settings.currency}", '  purpose: "gift vouchers"', ""]
     return "\n".join(lines) + "\n"

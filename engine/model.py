@@ -82,7 +82,11 @@ class Credit:
     date: datetime.date
     customer: str  # customer ref whose 4191 sub-account holds it
     amount: Decimal  # still held
-    vat: Decimal  # VAT of that amount still parked on 44588
+    vat: Decimal  # VAT of that amount still parked on 44588 (ca-qc: prepayment tax already payable)
+    # ca-qc: that tax per component, (percent, amount); its deposits account
+    # holds amount - vat. Empty on fr-pcg.
+    taxes: tuple[tuple[Decimal, Decimal], ...] = ()
+    nature: str = ""  # ca-qc: "security" or "prepayment"; "" for fr-pcg and overpayments
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,32 @@ refund larger than what was received...). No clock, no file.
 Conventions: debit amounts are positive, credit amounts negative; every
 transaction balances to the cent (asserted); VAT on deposits is due when the
 money is received and waits on 44588 until the invoice is issued.
+
+Multi-component charts (``ca-qc``, Québec, accounting-rules §5) use the same
+rules with these differences, each marked ``multi_component`` below:
+
+- tax is payable when invoiced (no pending account) and each component (GST,
+  QST) is booked on its own account, computed per line (``documents``);
+- a deposit's ``nature`` decides its tax. A *security deposit* (``security``
+  or ``arrhes``, the default: the law reads a deposit as not consideration
+  until applied) bears no tax on receipt and Customer Deposits holds it all.
+  A *prepayment* (``prepayment`` or ``acompte``) is an instalment on the price,
+  taxable when paid: Bank D gross / Customer Deposits C pre-tax / GST C / QST C.
+  When the invoice exists the credit is applied to the receivable; the
+  invoice carried the tax of the whole price, so a prepayment's tax leaves
+  GST/QST at that moment (case B: net GST 15.00, QST 29.93, A/R 229.95);
+- a refunded prepayment takes its tax back; a refunded security deposit has none;
+- a forfeited deposit: a prepayment keeps the tax already paid and its
+  pre-tax part goes to income. A security deposit kept as a ``penalty`` is
+  deemed to include each tax computed on the whole amount (GST x 5/105, QST x
+  9.975/109.975, ETA s. 182: 100.00 -> 4.76 / 9.07 / 86.17 to Forfeited
+  Deposits); kept as ``consideration`` for the service it is applied to the
+  price, taxes included at the standard code (x 5/114.975, x 9.975/114.975),
+  the rest to Sales;
+- gift vouchers bear no tax when sold, only when used (as cash);
+- a printed net off the lines' net goes to the rounding account (5810); a
+  printed tax off the per-line computation is booked as printed, the tax
+  posting carrying the per-line amount in ``per-line`` metadata.
 """
 
 from __future__ import annotations
@@ -18,9 +44,9 @@ from typing import Callable, Protocol
 
 from . import documents
 from .chart import customer_component, link
-from .events import EVENT_TYPES, Customer, Event
+from .events import EVENT_TYPES, Customer, Event, RateAmount, is_prepayment
 from .model import Booked, Credit, CustomerRecord, Holder, Invoice, Open, Posting, Txn, Voucher, evolve
-from .money import ZERO, share, vat_included
+from .money import ZERO, cents, share, vat_included
 from .settings import Settings
 
 FieldProblems = list[tuple[str, str]]
@@ -168,13 +194,17 @@ def _holder_meta(key: str) -> tuple[tuple[str, str], ...]:
     return (("booking" if kind == "b" else "invoice", ref),)
 
 
-def _take_credits(holder: Holder, amount: Decimal) -> tuple[Holder, list[tuple[Credit, Decimal, Decimal]]]:
+Taxes = tuple[tuple[Decimal, Decimal], ...]  # (component percent, amount)
+Taken = tuple[Credit, Decimal, Decimal, Taxes]  # credit, amount taken, its VAT, per component
+
+
+def _take_credits(holder: Holder, amount: Decimal) -> tuple[Holder, list[Taken]]:
     """Consume ``amount`` from a holder's credits, oldest first.
 
     Returns the new holder and, per credit touched, (credit, amount taken,
-    VAT of that amount).
+    VAT of that amount, that VAT per component).
     """
-    taken: list[tuple[Credit, Decimal, Decimal]] = []
+    taken: list[Taken] = []
     left = amount
     kept: list[Credit] = []
     for credit in holder.credits:
@@ -183,21 +213,43 @@ def _take_credits(holder: Holder, amount: Decimal) -> tuple[Holder, list[tuple[C
             continue
         part = min(credit.amount, left)
         vat = share(credit.vat, part, credit.amount)
-        taken.append((credit, part, vat))
+        taxes = tuple((rate, share(tax, part, credit.amount)) for rate, tax in credit.taxes)
+        if taxes:
+            vat = sum((t for _, t in taxes), ZERO)
+        taken.append((credit, part, vat, taxes))
         left -= part
         if part < credit.amount:
-            kept.append(evolve(credit, amount=credit.amount - part, vat=credit.vat - vat))
+            rest = tuple((rate, tax - t) for (rate, tax), (_, t) in zip(credit.taxes, taxes))
+            kept.append(evolve(credit, amount=credit.amount - part, vat=credit.vat - vat, taxes=rest))
     assert left <= 0, "caller must check the holder holds enough"
     return evolve(holder, credits=tuple(kept)), taken
 
 
-def _debit_credits(b: _Builder, taken: list[tuple[Credit, Decimal, Decimal]]) -> list[Posting]:
-    """Debit each customer's 4191 sub-account for what was taken from it."""
+def _debit_credits(b: _Builder, taken: list[Taken]) -> list[Posting]:
+    """Debit each customer's 4191 sub-account for what was taken from it.
+
+    On a multi-component chart a prepayment's tax went to GST/QST on receipt:
+    the deposits account holds, and gives back, the rest.
+    """
+    multi = b.chart.multi_component
     per_account: dict[str, Decimal] = {}
-    for credit, part, _ in taken:
+    for credit, part, vat, _ in taken:
         account = b.deposits_account(credit.customer)
-        per_account[account] = per_account.get(account, ZERO) + part
+        per_account[account] = per_account.get(account, ZERO) + (part - vat if multi else part)
     return [Posting(acc, amt) for acc, amt in per_account.items()]
+
+
+def _tax_postings(b: _Builder, taxes: Taxes, sign: int) -> list[Posting]:
+    """Postings on each component's account (multi-component charts), debit when ``sign`` > 0."""
+    per_account: dict[str, Decimal] = {}
+    for rate, tax in taxes:
+        account = b.chart.tax_account(rate)
+        per_account[account] = per_account.get(account, ZERO) + tax
+    return [Posting(acc, sign * amt) for acc, amt in per_account.items() if amt]
+
+
+def _taken_taxes(taken: list[Taken]) -> Taxes:
+    return tuple(t for _, _, _, taxes in taken for t in taxes)
 
 
 def _vat_move(debit: str, credit: str, amount: Decimal) -> list[Posting]:
@@ -220,19 +272,26 @@ def _apply_credits(b: _Builder, holder_key: str) -> None:
             continue
         applied = min(invoice.open, holder.held())
         holder, taken = _take_credits(holder, applied)
-        deposit_vat = sum((v for _, _, v in taken), ZERO)
+        deposit_vat = sum((v for _, _, v, _ in taken), ZERO)
         postings = _debit_credits(b, taken) + [Posting(b.receivable(invoice.customer), -applied)]
-        # The deposit's VAT, declared on receipt, leaves the 44588 suspense. Under
-        # the receipts policy the invoice VAT of the part now settled becomes
-        # due; when it differs from what the deposit declared (other rate,
-        # rounding), the difference is declared now, on 44571.
-        moved = share(invoice.vat_pending, applied, invoice.open) if b.settings.vat_policy == "receipts" else deposit_vat
-        postings += [Posting(_pending_or_due(b), moved), Posting(b.account("vat_on_deposits"), -deposit_vat)]
-        postings += [Posting(b.account("vat_due"), deposit_vat - moved)] if b.settings.vat_policy == "receipts" else []
-        pending = invoice.vat_pending - moved if b.settings.vat_policy == "receipts" else invoice.vat_pending
+        if b.chart.multi_component:
+            # The invoice charged the tax of the whole price: a prepayment's
+            # tax, payable since it was received, is not counted twice.
+            postings += _tax_postings(b, _taken_taxes(taken), +1)
+            pending = invoice.vat_pending
+        else:
+            # The deposit's VAT, declared on receipt, leaves the 44588 suspense. Under
+            # the receipts policy the invoice VAT of the part now settled becomes
+            # due; when it differs from what the deposit declared (other rate,
+            # rounding), the difference is declared now, on 44571.
+            moved = share(invoice.vat_pending, applied, invoice.open) if b.settings.vat_policy == "receipts" else deposit_vat
+            postings += [Posting(_pending_or_due(b), moved), Posting(b.account("vat_on_deposits"), -deposit_vat)]
+            postings += [Posting(b.account("vat_due"), deposit_vat - moved)] if b.settings.vat_policy == "receipts" else []
+            pending = invoice.vat_pending - moved if b.settings.vat_policy == "receipts" else invoice.vat_pending
         b.put(evolve(invoice, open=invoice.open - applied, vat_pending=pending), number)
+        what = "dépôt" if b.chart.multi_component else "acompte"
         b.add(
-            f"Imputation acompte sur facture {number}",
+            f"Imputation {what} sur facture {number}",
             postings,
             payee=b.payee(invoice.customer),
             links=_holder_links(holder_key) + (link("invoice", number),),
@@ -249,6 +308,9 @@ def book_deposit(b: _Builder) -> None:
     e = b.event
     customer = b.ensure_customer(e.get("customer"))
     amount: Decimal = e.get("amount")
+    if b.chart.multi_component:
+        _book_deposit_multi(b, customer, amount)
+        return
     if e.get("vat") is not None:
         vat = sum((v.amount for v in e.get("vat")), ZERO)
     elif e.get("vat_rate") is not None:
@@ -264,15 +326,52 @@ def book_deposit(b: _Builder) -> None:
     postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat - voucher_vat)
     credit = Credit(e.id, e.date, customer.ref, amount, vat)
     b.put(evolve(holder, credits=holder.credits + (credit,)), key)
-    nature = "Arrhes" if e.get("nature") == "arrhes" else "Acompte"
+    nature = "Arrhes" if e.get("nature") in ("arrhes", "security") else "Acompte"
+    _add_deposit(b, customer, f"{nature} réservation {e.get('booking')}", postings)
+    _apply_credits(b, key)
+
+
+def _prepayment_taxes(b: _Builder, amount: Decimal) -> Taxes:
+    """The tax inside a prepayment, per component: as sent, or extracted from
+    the tax-included amount with the code's total (114.98 -> 5.00 + 9.98)."""
+    e = b.event
+    if e.get("vat") is not None:
+        return tuple(sorted((v.rate.normalize(), v.amount) for v in e.get("vat")))
+    components = b.chart.components(e.get("vat_rate"))
+    total = sum((c.percent for c in components), ZERO)
+    return tuple((c.percent, cents(amount * c.percent / (100 + total))) for c in components)
+
+
+def _book_deposit_multi(b: _Builder, customer: CustomerRecord, amount: Decimal) -> None:
+    """ca-qc: a security deposit is held untaxed; a prepayment is taxed on receipt."""
+    e = b.event
+    prepayment = is_prepayment(e.get("nature"), b.chart)
+    taxes = _prepayment_taxes(b, amount) if prepayment else ()
+    vat = sum((t for _, t in taxes), ZERO)
+    key = f"b:{e.get('booking')}"
+    holder = b.holder(key) or Holder(key)
+    source, _ = _settlement(b, e.get("method"), amount)  # vouchers carry no tax here
+    postings = [Posting(source, amount), Posting(b.deposits_account(customer.ref), -(amount - vat))]
+    postings += _tax_postings(b, taxes, -1)
+    nature = "prepayment" if prepayment else "security"
+    credit = Credit(e.id, e.date, customer.ref, amount, vat, taxes, nature)
+    b.put(evolve(holder, credits=holder.credits + (credit,)), key)
+    label = "Acompte" if prepayment else "Dépôt de garantie"
+    _add_deposit(b, customer, f"{label} réservation {e.get('booking')}", postings,
+                 (("deposit-nature", nature),))
+    _apply_credits(b, key)
+
+
+def _add_deposit(b: _Builder, customer: CustomerRecord, narration: str, postings: list[Posting],
+                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+    e = b.event
     b.add(
-        f"{nature} réservation {e.get('booking')}",
+        narration,
         postings,
         payee=customer.name,
         links=(link("booking", e.get("booking")),),
-        meta=(("booking", e.get("booking")), ("customer", customer.ref)) + _reference(e),
+        meta=(("booking", e.get("booking")), ("customer", customer.ref)) + extra + _reference(e),
     )
-    _apply_credits(b, key)
 
 
 def _settlement(b: _Builder, method: str, amount: Decimal) -> tuple[str, Decimal]:
@@ -297,9 +396,9 @@ def _reference(e: Event) -> tuple[tuple[str, str], ...]:
 def _document_amounts(b: _Builder, include_tax: bool) -> documents.DocumentAmounts:
     e = b.event
     default = b.chart.roles["default_income"]
-    amounts = documents.compute(e.get("lines"), include_tax, default)
+    amounts = documents.compute(e.get("lines"), include_tax, default, b.chart)
     if e.get("totals") is not None:
-        printed, problems = documents.apply_printed(amounts, e.get("totals"))
+        printed, problems = documents.apply_printed(amounts, e.get("totals"), b.chart.has_role("rounding"))
         if problems:
             raise Rejected(problems)
         assert printed is not None
@@ -321,6 +420,25 @@ def _revenue_postings(b: _Builder, amounts: documents.DocumentAmounts, sign: int
     postings = []
     for number, rate, net in amounts.revenue:
         postings.append(Posting(b.chart.account(number), sign * -net, (("vat-rate", str(rate)),)))
+    if amounts.rounding:
+        # The printed net's gap to the lines' net: kept apart, never in a tax account.
+        postings.append(Posting(b.account("rounding"), sign * -amounts.rounding, (("rounding", "printed net"),)))
+    return postings
+
+
+def _component_postings(b: _Builder, amounts: documents.DocumentAmounts, sign: int) -> list[Posting]:
+    """Multi-component charts: each component on its own account, as printed.
+
+    When the printed amount differs from the per-line computation (within the
+    tolerance), the posting says what the lines gave (``per-line``).
+    """
+    computed = {v.rate: v.amount for v in amounts.computed_vat}
+    postings = []
+    for v in amounts.vat:
+        meta: tuple[tuple[str, str], ...] = (("vat-rate", str(v.rate)),)
+        if v.rate in computed and computed[v.rate] != v.amount:
+            meta += (("per-line", str(computed[v.rate])),)
+        postings.append(Posting(b.chart.tax_account(v.rate), sign * -v.amount, meta))
     return postings
 
 
@@ -331,10 +449,13 @@ def book_invoice(b: _Builder) -> None:
     customer = b.ensure_customer(e.get("customer"))
     include_tax = bool(e.get("prices_include_tax", False))
     amounts = _document_amounts(b, include_tax)
-    vat_account = _pending_or_due(b)
     postings = [Posting(b.receivable(customer.ref), amounts.gross)]
     postings += _revenue_postings(b, amounts, +1)
-    postings += [Posting(vat_account, -v.amount, (("vat-rate", str(v.rate)),)) for v in amounts.vat]
+    if b.chart.multi_component:
+        postings += _component_postings(b, amounts, +1)
+    else:
+        vat_account = _pending_or_due(b)
+        postings += [Posting(vat_account, -v.amount, (("vat-rate", str(v.rate)),)) for v in amounts.vat]
     vat_total = sum((v.amount for v in amounts.vat), ZERO)
     key = _holder_key(e.get("booking"), number)
     holder = b.holder(key) or Holder(key)
@@ -382,8 +503,10 @@ def book_payment(b: _Builder) -> None:
     moved = ZERO
     if b.settings.vat_policy == "receipts" and applied:
         moved = share(invoice.vat_pending, applied, invoice.open)
-    postings += _vat_move(b.account("vat_pending"), b.account("vat_due"), moved)
-    postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), voucher_vat)
+    if moved:
+        postings += _vat_move(b.account("vat_pending"), b.account("vat_due"), moved)
+    if voucher_vat:
+        postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), voucher_vat)
     if excess:
         # An overpayment stays the customer's money, on 4191, never a lost cent.
         postings.append(Posting(b.deposits_account(invoice.customer), -excess))
@@ -415,8 +538,11 @@ def book_credit_note(b: _Builder) -> None:
         from_pending = share(invoice.vat_pending, unpaid, invoice.open)
     postings = [Posting(b.receivable(invoice.customer), -amounts.gross)]
     postings += _revenue_postings(b, amounts, -1)
-    postings += [Posting(b.account("vat_pending"), from_pending)] if from_pending else []
-    postings += [Posting(b.account("vat_due"), vat_total - from_pending)] if vat_total - from_pending else []
+    if b.chart.multi_component:
+        postings += _component_postings(b, amounts, -1)  # each component reversed on its account
+    else:
+        postings += [Posting(b.account("vat_pending"), from_pending)] if from_pending else []
+        postings += [Posting(b.account("vat_due"), vat_total - from_pending)] if vat_total - from_pending else []
     b.put(evolve(invoice, open=invoice.open - amounts.gross, credited=invoice.credited + amounts.gross,
                               vat_pending=invoice.vat_pending - from_pending), invoice.number)
     reason = f" ({e.get('reason')})" if e.get("reason") else ""
@@ -442,9 +568,12 @@ def book_refund(b: _Builder) -> None:
         available = from_411 + holder.held()
         raise reject("amount", f"refund of {amount} is more than the {available} the customer has in credit")
     holder, taken = _take_credits(holder, from_4191)
-    vat = sum((v for _, _, v in taken), ZERO)
+    vat = sum((v for _, _, v, _ in taken), ZERO)
     postings = _debit_credits(b, taken) + [Posting(b.settings.method_account(e.get("method")), -amount)]
-    postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), vat)
+    if b.chart.multi_component:
+        postings += _tax_postings(b, _taken_taxes(taken), +1)  # a refunded prepayment's tax is taken back
+    elif vat:
+        postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), vat)
     links, meta, payee = _holder_links(key), _holder_meta(key), None
     if invoice is not None:
         postings.append(Posting(b.receivable(invoice.customer), from_411))
@@ -468,9 +597,11 @@ def book_forfeit(b: _Builder) -> None:
     if amount > holder.held():
         raise reject("amount", f"{amount} is more than the {holder.held()} held for booking {e.get('booking')!r}")
     holder, taken = _take_credits(holder, amount)
-    vat = sum((v for _, _, v in taken), ZERO)
+    vat = sum((v for _, _, v, _ in taken), ZERO)
     postings = _debit_credits(b, taken)
-    if e.get("treatment") == "penalty":
+    if b.chart.multi_component:
+        postings, narration = _forfeit_multi(b, taken, postings)
+    elif e.get("treatment") == "penalty":
         # Arrhes kept as a penalty are outside VAT: the VAT paid on receipt is reversed.
         postings += [Posting(b.account("penalties"), -amount)]
         postings += _vat_move(b.account("vat_due"), b.account("vat_on_deposits"), vat)
@@ -486,18 +617,41 @@ def book_forfeit(b: _Builder) -> None:
           meta=_holder_meta(key) + (("treatment", e.get("treatment")),))
 
 
+def _forfeit_multi(b: _Builder, taken: list[Taken], postings: list[Posting]) -> tuple[list[Posting], str]:
+    """ca-qc: a prepayment keeps its tax; a security deposit becomes taxable now.
+
+    ``penalty``: taxes deemed included, each on the whole amount (ETA s. 182);
+    ``consideration``: applied to the price, taxes included at the code's total.
+    """
+    e = b.event
+    penalty = e.get("treatment") == "penalty"
+    income = b.account("penalties") if penalty else b.chart.account(b.chart.roles["default_income"])
+    security = sum((part for credit, part, _, _ in taken if credit.nature != "prepayment"), ZERO)
+    prepaid_net = sum((part - vat for credit, part, vat, _ in taken if credit.nature == "prepayment"), ZERO)
+    components = b.chart.components(b.chart.deemed_tax_code) if security else ()
+    total = sum((c.percent for c in components), ZERO)
+    deemed = tuple((c.percent, cents(security * c.percent / (100 + (c.percent if penalty else total))))
+                   for c in components)
+    kept = security - sum((t for _, t in deemed), ZERO) + prepaid_net
+    postings = postings + _tax_postings(b, deemed, -1) + [Posting(income, -kept)]
+    what = "Dépôt conservé" if penalty else "Dépôt conservé (prestation due)"
+    return postings, f"{what} réservation {e.get('booking')}"
+
+
 def book_voucher(b: _Builder) -> None:
     e = b.event
     code = e.get("code")
     if b.voucher(code) is not None:
         raise reject("code", f"voucher {code!r} was already sold")
     amount: Decimal = e.get("amount")
-    single = e.get("purpose") == "single"
+    single = e.get("purpose") == "single" and b.chart.vouchers_taxed_at_sale
     vat = vat_included(amount, e.get("vat_rate")) if single else ZERO
     postings = [Posting(b.settings.method_account(e.get("method")), amount),
                 Posting(b.chart.voucher_account(), -amount)]
-    # A single-purpose voucher is taxed when sold; a multi-purpose one when used.
-    postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat)
+    # A single-purpose voucher is taxed when sold; a multi-purpose one when
+    # used. On ca-qc no voucher is taxed when sold (vat_rate is refused).
+    if vat:
+        postings += _vat_move(b.account("vat_on_deposits"), b.account("vat_due"), vat)
     b.put(Voucher(code, e.id, e.get("purpose"), amount, vat), code)
     kind = "usage unique" if single else "usages multiples"
     b.add(f"Bon cadeau {code} ({kind})", postings, links=(link("voucher", code),), meta=(("voucher", code),))

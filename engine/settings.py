@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from .chart import DEFAULT_METHOD_ACCOUNTS, Chart, get_chart
+from .chart import Chart, get_chart
 
 VAT_POLICIES = ("receipts", "debits")
 
@@ -21,16 +21,27 @@ class Settings:
     """What a ledger is: company, currency, chart, VAT policy, fiscal year."""
 
     company: str
-    currency: str = "EUR"
+    # Empty currency, policy or methods take the chart's defaults (EUR,
+    # receipts for fr-pcg; CAD, debits for ca-qc).
+    currency: str = ""
     chart_name: str = "fr-pcg"
-    vat_policy: str = "receipts"
+    vat_policy: str = ""
     fiscal_year_start: str = "01-01"
     # Every account is opened on this date so back-dated events always post.
     open_date: datetime.date = datetime.date(2000, 1, 1)
-    methods: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(dict(DEFAULT_METHOD_ACCOUNTS))
-    )
+    methods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     siren: str = ""  # the company's SIREN, for the FEC's file name
+
+    def __post_init__(self) -> None:
+        chart = self.chart
+        if not self.currency:
+            object.__setattr__(self, "currency", chart.default_currency)
+        if not self.vat_policy:
+            object.__setattr__(self, "vat_policy", chart.vat_policies[0])
+        if self.vat_policy not in chart.vat_policies:
+            raise ValueError(f"chart {chart.name} allows the VAT policy {', '.join(chart.vat_policies)} only, "
+                             f"not {self.vat_policy}")
+        object.__setattr__(self, "methods", MappingProxyType({**chart.default_methods, **self.methods}))
 
     @property
     def chart(self) -> Chart:
@@ -95,15 +106,13 @@ def load_settings(path: Path) -> Settings:
     with path.open("rb") as f:
         data = tomllib.load(f)
     company = data.get("company", {})
-    methods = dict(DEFAULT_METHOD_ACCOUNTS)
-    methods.update(data.get("methods", {}))
     return Settings(
         company=company["name"],
-        currency=company.get("currency", "EUR"),
+        currency=company.get("currency", ""),
         chart_name=company.get("chart", "fr-pcg"),
-        vat_policy=company.get("vat_policy", "receipts"),
+        vat_policy=company.get("vat_policy", ""),
         fiscal_year_start=company.get("fiscal_year_start", "01-01"),
         open_date=company.get("open_date", datetime.date(2000, 1, 1)),
-        methods=MappingProxyType(methods),
+        methods=MappingProxyType(dict(data.get("methods", {}))),
         siren=str(company.get("siren", "")),
     )

@@ -9,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import REPO, jsonl
+from conftest import REPO, jsonl, partida
 from factories import many_events
 
 from engine import beans
@@ -115,3 +115,12 @@ def test_hostile_text_cannot_break_the_fec_structure(tmp_path: Path) -> None:
     entries, _, _ = beans.load(root / "main.beancount")
     text = render_fec(build_fec(entries, settings, 2026))
     assert official_checks(text, datetime.date(2026, 1, 1), datetime.date(2026, 12, 31)) == []
+
+
+def test_a_quebec_ledger_has_no_fec(tmp_path: Path) -> None:
+    root = tmp_path / "qc"
+    partida("init", "--ledger", str(root), "--company", "Plein Air QC inc.", "--chart", "ca-qc", check=True)
+    result = partida("export", "fec", "--ledger", str(root), "--year", "2026", "--siren", "123456789",
+                     "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1 and "fr-pcg" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
