@@ -3,7 +3,9 @@
 ``partida audit <provider>`` compares, for the days ``[start, end]``:
 
 1. the **trial balance** per account of the provider's chart (for Pennylane
-   the PCG number, customer sub-accounts folded): the ledger's movements in
+   the PCG number, customer sub-accounts folded; for QuickBooks the
+   QuickBooks account, several ledger numbers summed into one where the
+   chart map folds them): the ledger's movements in
    the period (from the state index) against the provider's trial balance,
    each side's amount, debit positive, and the difference (provider - ledger);
 2. every **document** by business key: what each ledger transaction of the
@@ -38,7 +40,8 @@ Layers: local facts (``read_local``: ledger + replay state, generic) and
 remote facts (a provider's ``RemoteReader``, the only network I/O) feed the
 pure comparison (``compare_accounts``, ``compare_documents``); ``render_*``
 turn a ``Report`` into a table, CSV or JSON. A provider plugs in with a
-``RemoteReader`` and an ``Expectations`` (see ``connectors.pennylane.audit``).
+``RemoteReader`` and an ``Expectations`` (see ``connectors.pennylane.audit``
+and ``connectors.quickbooks.audit``).
 """
 
 from __future__ import annotations
@@ -585,12 +588,16 @@ def render_table(report: Report, out: TextIO) -> None:
         console.print(line)
 
 
+def _display(provider: str) -> str:
+    return {"quickbooks": "QuickBooks"}.get(provider, provider.capitalize())
+
+
 def _accounts_table(report: Report) -> Any:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title="Trial balance (movements of the period, debit positive)")
-    for col in ("Account", "Label", "Ledger", report.provider.capitalize(), "Difference"):
+    for col in ("Account", "Label", "Ledger", _display(report.provider), "Difference"):
         table.add_column(col, justify="left" if col in ("Account", "Label") else "right")
     for a in report.accounts:
         table.add_row(a.account, Text(a.label), _money(a.local), _money(a.remote),
@@ -602,7 +609,7 @@ def _documents_table(report: Report, findings: list[Finding]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    provider = report.provider.capitalize()
+    provider = _display(report.provider)
     table = Table(title=f"Documents that are not a match ({len(findings)} of {len(report.documents)})")
     for col in ("Class", "Document (key)", "Date", "Ledger", provider, "Difference", "Paid", "Note"):
         table.add_column(col, justify="right" if col in ("Ledger", provider, "Difference") else "left")
@@ -652,7 +659,11 @@ def open_provider(provider: str, ledger: Path) -> tuple[RemoteReader, Expectatio
         from connectors.pennylane.audit import open_reader
 
         return open_reader(ledger), PennylaneExpectations()
-    raise AuditError(f"the audit does not read {provider} yet (available: pennylane)")
+    if provider == "quickbooks":
+        from connectors.quickbooks.audit import open_reader as open_quickbooks
+
+        return open_quickbooks(ledger)
+    raise AuditError(f"the audit does not read {provider} yet (available: pennylane, quickbooks)")
 
 
 def default_period(ledger: Path, start: datetime.date | None,

@@ -367,12 +367,13 @@ def test_a_period_with_no_data_is_a_clear_error(world: World) -> None:
     assert not (world.root / "audit").exists()
 
 
-def test_an_unknown_provider_or_one_without_audit_is_a_clear_error(world: World) -> None:
+def test_an_unknown_provider_or_one_not_connected_is_a_clear_error(world: World) -> None:
     result = partida("audit", "xero", "--ledger", str(world.root), env=world.env)
     assert result.returncode == 2 and "'xero' is not one of 'pennylane', 'quickbooks'" in result.stderr
     assert "Traceback" not in result.stderr
+    # QuickBooks has an audit of its own: on a ledger not connected to it, it says so.
     assert_clean_failure(partida("audit", "quickbooks", "--ledger", str(world.root), *YEAR, env=world.env),
-                         "the audit does not read quickbooks yet")
+                         "is not connected to quickbooks", "partida connect quickbooks")
 
 
 def test_a_missing_or_unconnected_ledger_is_a_clear_error(tmp_path: Path, template: Template) -> None:
