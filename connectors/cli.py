@@ -154,6 +154,10 @@ for _provider in PROVIDERS:
     AFTER_RECORD[_provider] = lambda root, p=_provider: run_sync(root, p, None, False)
 
 
+# `partida serve` and `partida secret rotate` (the intake service, service/).
+import service.cli  # noqa: E402,F401
+
+
 def main() -> None:
     cli()
 

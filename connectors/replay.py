@@ -168,3 +168,8 @@ def status(root: Path, provider: str) -> ProviderStatus:
                 oldest = (seq, event_id, day)
                 break
     return ProviderStatus(provider, counts, oldest)
+
+
+# Public for the intake service's replay worker (service/worker.py), which
+# drives the same per-item step on its own schedule.
+replay_one = _replay_one

@@ -29,3 +29,9 @@ def test_only_beans_imports_beancount_in_the_engine() -> None:
     users = {p.name for p in (REPO / "engine").rglob("*.py")
              if any(m.split(".")[0] in ("beancount", "beanquery") for m in imported_modules(p))}
     assert users == {"beans.py"}
+
+
+def test_only_the_console_script_imports_the_service() -> None:
+    users = {p.relative_to(REPO).as_posix() for folder in ("engine", "connectors") for p in (REPO / folder).rglob("*.py")
+             if any(m.split(".")[0] == "service" for m in imported_modules(p))}
+    assert users == {"connectors/cli.py"}
