@@ -10,9 +10,12 @@ copy of it, looking up first when a previous attempt's outcome is unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from engine.journal import LedgerTxn
+
+from .errors import ConnectorError
 
 Outcome = Literal["sent", "exists", "skipped"]
 
@@ -49,3 +52,22 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release the HTTP client."""
+
+
+class BatchConnector(Connector, Protocol):
+    """A connector that can also push many transactions at once (optional).
+
+    The replay loop uses ``push_many`` when ``window`` is above 1, handing
+    over up to ``window`` consecutive transactions in ledger order.
+    """
+
+    window: int
+
+    def push_many(self, work: Sequence[tuple[LedgerTxn, str, bool]]) -> list[PushResult | ConnectorError]:
+        """Make the remote hold each ``(txn, key, uncertain)`` exactly once.
+
+        Returns one outcome per item, in order: its ``PushResult``, or the
+        error it ended with (same meaning as ``push``'s exceptions; a
+        ``Deferred`` item was not sent at all). A later item that depends on
+        an earlier one (a payment on its invoice) is sent after it.
+        """

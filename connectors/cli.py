@@ -83,13 +83,14 @@ def run_sync(ledger: Path, provider: str, since: datetime.date | None, dry_run: 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from connectors import providers, replay
-    from connectors.errors import ConnectorError
+    from connectors.errors import AuthError, ConnectorError
 
     since = since or _fiscal_year_start(ledger)
     try:
         connector = providers.build(provider, ledger)
     except ConnectorError as exc:
-        click.echo(f"error: {exc.message} — run `partida connect {provider}` first", err=True)
+        advice = f" — run `partida connect {provider}` first" if isinstance(exc, AuthError) else ""
+        click.echo(f"error: {exc.message}{advice}", err=True)
         return 1
     columns = (TextColumn(f"sync {provider}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=False, disable=dry_run) as bar:
@@ -150,9 +151,27 @@ def status(ledger: Path) -> None:
         fail(str(exc))
 
 
+@cli.command("import")
+@click.argument("provider", type=click.Choice(["quickbooks"]))
+@click.argument("what", type=click.Choice(["customers", "items"]))
+@ledger_option
+@click.option("--dry-run", is_flag=True, help="Report only: create nothing, write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def import_(provider: str, what: str, ledger: Path, dry_run: bool, fmt: str) -> None:
+    """Set-up import: match PROVIDER's existing customers or items to the ledger's.
+
+    Matched, created, ambiguous and remote-only entries are reported; the
+    references go to <ledger>/sync/quickbooks-refs.toml, which the sync uses.
+    Exit status: 0 done, 1 ambiguous entries need a decision, 2 the import
+    could not run.
+    """
+    from connectors.quickbooks import import_command
+
+    sys.exit(import_command.command(ledger, what, dry_run, fmt))  # type: ignore[arg-type]
+
+
 for _provider in PROVIDERS:
     AFTER_RECORD[_provider] = lambda root, p=_provider: run_sync(root, p, None, False)
-
 
 # `partida serve` and `partida secret rotate` (the intake service, service/).
 import service.cli  # noqa: E402,F401

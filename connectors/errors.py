@@ -3,7 +3,8 @@
 ```
 ConnectorError
 ├── TransientError      retry with backoff (5xx, dropped connection, timeout)
-│   └── RateLimited     retry after ``retry_after_s`` (429)
+│   ├── RateLimited     retry after ``retry_after_s`` (429)
+│   └── Deferred        not sent at all (it waits for another item): retry, no lookup needed
 ├── AuthError           stop: the user must run `partida connect <provider>` again
 ├── PermanentError      the provider refused this item (4xx): record it, go on with the others
 └── ConflictError       same idempotency key, different content: park the item
@@ -35,6 +36,10 @@ class RateLimited(TransientError):
     def __init__(self, message: str, *, retry_after_s: float, status: int | None = 429):
         super().__init__(message, status=status)
         self.retry_after_s = retry_after_s
+
+
+class Deferred(TransientError):
+    """The item was not sent: it waits for another one that has not finished."""
 
 
 class AuthError(ConnectorError):

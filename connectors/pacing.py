@@ -38,6 +38,7 @@ class Pacer:
         self.window_s = window_s
         self._clock = clock
         self._sleep = sleep
+        self.clock, self.sleep = clock, sleep  # for callers that wait on the same time
         self._done: deque[float] = deque()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -53,6 +54,11 @@ class Pacer:
             with self._lock:
                 self._in_flight -= 1
                 self._done.append(self._clock())
+
+    def wait_s(self) -> float:
+        """Seconds until a request could go (0: now), without taking a slot."""
+        with self._lock:
+            return self._wait_s(self._clock())
 
     def _acquire(self) -> None:
         while True:

@@ -12,7 +12,7 @@ from typing import Callable
 import httpx
 
 from .base import Connector
-from .errors import AuthError
+from .errors import AuthError, ConnectorError
 from .tokens import Credentials, StoredAuth, TokenStore, connection_key
 
 PENNYLANE_SCOPES = " ".join(sorted({
@@ -70,8 +70,26 @@ def pacer_from_env() -> object | None:
         raise AuthError(f"{RATE_ENV} must look like 25/5 (requests/seconds), not {value!r}") from exc
 
 
+WINDOW_ENV = "PARTIDA_QUICKBOOKS_WINDOW"
+
+
+def _window_from_env() -> int:
+    """Transactions a QuickBooks sync hands over at once, from
+    ``PARTIDA_QUICKBOOKS_WINDOW=N`` (1: one request per document, as a
+    baseline for benchmarks); unset, the connector's default."""
+    import os
+
+    from .quickbooks.connector import WINDOW
+
+    value = os.environ.get(WINDOW_ENV) or str(WINDOW)
+    if not value.isdigit():
+        raise AuthError(f"{WINDOW_ENV} must be a number of transactions, not {value!r}")
+    return int(value)
+
+
 def build(provider: str, ledger: Path, store: TokenStore | None = None,
           transport: httpx.BaseTransport | None = None) -> Connector:
+    store = store or TokenStore()
     client = api_client(provider, ledger, store, transport)
     if provider == "pennylane":
         from .pennylane.connector import PennylaneConnector
@@ -79,10 +97,18 @@ def build(provider: str, ledger: Path, store: TokenStore | None = None,
         return PennylaneConnector(client, pacer=pacer_from_env())  # type: ignore[arg-type]
     from engine.ledger import open_layout
 
+    from .quickbooks import refsfile
     from .quickbooks.connector import QuickBooksConnector
 
     _, settings = open_layout(ledger)
-    return QuickBooksConnector(client, pacer=pacer_from_env(), chart=settings.chart_name)  # type: ignore[arg-type]
+    creds = store.get(connection_key(provider, ledger))
+    try:  # the set-up import's references, checked against the connected company
+        imported = refsfile.load(ledger, creds.extra.get("realmId", "") if creds else "")
+    except ConnectorError:
+        client.close()
+        raise
+    return QuickBooksConnector(client, pacer=pacer_from_env(), chart=settings.chart_name,  # type: ignore[arg-type]
+                               imported=imported, window=_window_from_env())
 
 
 def describe_connection(provider: str, ledger: Path, base_url: str, use_oauth: bool, client_id: str | None,

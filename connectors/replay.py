@@ -4,6 +4,17 @@ Generic over providers: a ``Connector`` pushes one transaction; this module
 owns which transactions go, the replay state transitions, retries, the
 progress bar and the summary. Nothing here parses the whole ledger: the
 transactions to send are read by their byte spans.
+
+Windows. A connector that can send many transactions at once (``push_many``
+and a ``window`` above 1, e.g. QuickBooks' batches) gets them a window of
+consecutive transactions at a time. The whole window's keys and
+``uncertain`` states are written in one SQLite transaction before anything
+is sent; each outcome is recorded on its own item (synced, failed with the
+provider's message, parked); a transient outcome is sent again, looked up
+first, after the retry policy's delay, and an item the connector did not
+send (``Deferred``: it waits for another) is sent again without a lookup.
+The next window starts when this one is finished, so a transaction never
+goes before an earlier one it may depend on.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from engine.journal import LedgerTxn, read_transactions
 from engine.ledger import LedgerSession
 
 from .base import Connector
-from .errors import AuthError, ConflictError, PermanentError, TransientError
+from .errors import AuthError, ConflictError, ConnectorError, Deferred, PermanentError, RateLimited, TransientError
 from .retry import RetryPolicy
 from .syncstate import Item, SyncState, idempotency_key
 
@@ -77,6 +88,18 @@ def sync(
     try:
         wanted = candidates(root, state, since)
         txns = _load(root, wanted)
+        window = int(getattr(connector, "window", 0) or 0)
+        if not dry_run and window > 1 and hasattr(connector, "push_many"):
+            for start in range(0, len(txns), window):
+                if progress is not None:
+                    progress(start, len(txns))
+                if not _replay_window(state, connector, txns[start:start + window], retry, summary):
+                    summary.left += len(txns) - start - window if len(txns) > start + window else 0
+                    break
+            else:
+                if progress is not None:
+                    progress(len(txns), len(txns))
+            return summary
         for done, txn in enumerate(txns):
             if progress is not None:
                 progress(done, len(txns))
@@ -121,10 +144,73 @@ def _replay_one(state: SyncState, connector: Connector, txn: LedgerTxn, retry: R
         summary.stopped = f"{connector.provider} is not answering ({exc.message}); run the sync again later"
         return False
     except (PermanentError, ConflictError) as exc:
-        target = "parked" if item.attempts >= PARK_AFTER_FAILURES or isinstance(exc, ConflictError) else "failed"
-        state.transition(item, target, error=exc.message)
-        (summary.parked if target == "parked" else summary.failed).append((txn.seq, txn.event_id, exc.message))
+        _record(state, item, txn, exc, summary)
         return True
+    _record(state, item, txn, result, summary)
+    return True
+
+
+def _replay_window(state: SyncState, connector: Connector, txns: list[LedgerTxn], retry: RetryPolicy,
+                   summary: SyncSummary) -> bool:
+    """Push a window of transactions with ``push_many``; False when the whole run must stop."""
+    items: dict[int, Item] = {}
+    uncertain: dict[int, bool] = {}
+    with state.atomic():  # every key and "uncertain" state on disk before anything is sent
+        for txn in txns:
+            item = state.get(txn.seq) or Item(txn.seq, txn.event_id, txn.date.isoformat(), "pending",
+                                              idempotency_key(connector.provider, txn.event_id, txn.seq))
+            uncertain[txn.seq] = item.state != "pending"
+            items[txn.seq] = state.transition(item, "uncertain", attempt=True)
+    todo = txns
+    for attempt in range(1, retry.attempts_max + 1):
+        try:
+            results: list[object] = list(connector.push_many(  # type: ignore[attr-defined]
+                [(txn, items[txn.seq].key, uncertain[txn.seq]) for txn in todo]))
+        except ConnectorError as exc:  # the call as a whole failed: the same for every item
+            results = [exc] * len(todo)
+        again: list[LedgerTxn] = []
+        stop: AuthError | None = None
+        waits: list[float | None] = []
+        with state.atomic():
+            for txn, result in zip(todo, results, strict=True):
+                if isinstance(result, AuthError):
+                    stop = stop or result
+                elif isinstance(result, TransientError):
+                    again.append(txn)
+                    # Sent with an unknown outcome: look it up next time. Not sent: no need.
+                    uncertain[txn.seq] = uncertain[txn.seq] or not isinstance(result, Deferred)
+                    if not isinstance(result, Deferred):
+                        waits.append(result.retry_after_s if isinstance(result, RateLimited) else None)
+                else:
+                    _record(state, items[txn.seq], txn, result, summary)
+        if stop is not None:
+            summary.stopped = f"{stop.message} — run `partida connect {connector.provider}` again"
+            summary.left += sum(1 for t in todo if state.get(t.seq).state == "uncertain")  # type: ignore[union-attr]
+            return False
+        if not again:
+            return True
+        todo = again
+        if attempt < retry.attempts_max:
+            known = [w for w in waits if w is not None]
+            retry.sleep(retry.next_delay(attempt, max(known) if known else None))
+    last = next((r for r in results if isinstance(r, TransientError) and not isinstance(r, Deferred)), results[0])
+    message = getattr(last, "message", str(last))
+    summary.stopped = f"{connector.provider} is not answering ({message}); run the sync again later"
+    summary.left += len(todo)
+    return False
+
+
+def _record(state: SyncState, item: Item, txn: LedgerTxn, result: object, summary: SyncSummary) -> None:
+    """Record one item's final outcome of this run."""
+    if isinstance(result, (PermanentError, ConflictError)):
+        target = "parked" if item.attempts >= PARK_AFTER_FAILURES or isinstance(result, ConflictError) else "failed"
+        state.transition(item, target, error=result.message)
+        (summary.parked if target == "parked" else summary.failed).append((txn.seq, txn.event_id, result.message))
+        return
+    if isinstance(result, ConnectorError):  # any other error this loop does not know: failed, never lost
+        state.transition(item, "failed", error=result.message)
+        summary.failed.append((txn.seq, txn.event_id, result.message))
+        return
     state.transition(item, "synced", remote_id=result.remote_id)  # type: ignore[attr-defined]
     outcome = result.outcome  # type: ignore[attr-defined]
     if outcome == "sent":
@@ -133,7 +219,6 @@ def _replay_one(state: SyncState, connector: Connector, txn: LedgerTxn, retry: R
         summary.exists += 1
     else:
         summary.skipped += 1
-    return True
 
 
 @dataclass(frozen=True)

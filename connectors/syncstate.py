@@ -10,12 +10,13 @@ request leaves, and reused on every retry. Stored in SQLite under
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 State = Literal["pending", "uncertain", "synced", "failed", "parked"]
 STATES: tuple[State, ...] = ("pending", "uncertain", "synced", "failed", "parked")
@@ -68,6 +69,17 @@ class SyncState:
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Make the transitions inside one transaction: on disk together, or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def get(self, seq: int) -> Item | None:
         row = self.conn.execute(

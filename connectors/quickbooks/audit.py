@@ -127,7 +127,10 @@ class QuickBooksExpectations:
             return [Expected(references.doc_number(target.number), "credit_note", target.memo, -target.total,
                              tax_lines)]
         if isinstance(target, mapping.PaymentPlan):
-            return [Expected(key, "entry", target.memo, target.total)]
+            payment = [Expected(key, "entry", target.memo, target.total)]
+            # ca-qc: an overpayment's excess is its own JournalEntry on Customer Deposits
+            rest = target.rest
+            return payment + ([Expected(rest.key, "entry", rest.memo, rest.total)] if rest is not None else [])
         return [Expected(key, "entry", target.memo, target.total)]
 
     def _unreplayable(self, txn: LedgerTxn, key: str, message: str) -> Expected:

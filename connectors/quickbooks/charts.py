@@ -1,11 +1,12 @@
 """How a ledger chart maps to QuickBooks: one small table per chart (``ChartMap``).
 
 The table gives: ledger account number ->
-QuickBooks account (``AccountSpec``: name, type, sub-type, ``AcctNum``), VAT
-rate -> TaxCode name, and which numbers hold customer balances. A Québec
-chart adds its own ``ChartMap`` to ``CHART_MAPS``; nothing else here is
-French. Numbers the table does not list become accounts named
-``<number> <label>`` typed by PCG class (6 -> Expense, 7 -> Income...).
+QuickBooks account (``AccountSpec``: name, type, sub-type, ``AcctNum``), tax
+code (a line's ``vat_rate``) -> TaxCode name and the component rates it is
+made of, component rate -> the tax account QuickBooks posts it to, and which
+numbers hold customer balances. Numbers the table does not list become
+accounts named ``<number> <label>`` typed by the chart's number classes
+(PCG: 6 -> Expense, 7 -> Income...; ca-qc: 1 -> asset ... 5 -> Expense).
 
 Decisions for ``fr-pcg`` (the FR edition):
 
@@ -25,6 +26,25 @@ Decisions for ``fr-pcg`` (the FR edition):
   ``Clients - avances et acomptes reçus``.
 - **Money**: 512 -> ``Banque``, 530 -> ``Caisse``, 5112 (cheques to cash)
   -> ``Fonds non déposés`` (Undeposited Funds), 58 -> ``Virements internes``.
+
+Decisions for ``ca-qc`` (the CA-QC edition, accounting-rules §5.3):
+
+- **Taxes**: a line's ``vat_rate`` names a tax code by its total percent:
+  14.975 -> ``GST/QST QC`` (components GST 5 and QST 9.975), 5 -> ``GST``,
+  9.975 -> ``QST QC``, 0 -> ``Zero-rated``. Each component has its own
+  account, as on QuickBooks: 2310 -> ``GST/HST Payable``, 2320 -> ``QST
+  Payable`` (both QuickBooks' own). Lines that bear no tax by nature (a
+  security deposit applied, a printed-net rounding) carry ``Out of scope``.
+- **Customer balances**: 1200 -> ``Accounts Receivable (A/R)`` per customer.
+  Customer Deposits (2400) stays a **liability** on QuickBooks too
+  (``Customer Deposits``, Other Current Liability): a customer's 2400
+  sub-account keeps the customer as the line's ``Entity``; the gift
+  certificates' sub-account has none. ``mapping`` says how deposits move
+  (a JournalEntry on receipt, a CreditMemo on the deposit item when applied).
+- **Money**: 1000 -> ``Chequing``, 1050 -> ``Cash on hand``, 1300 ->
+  ``Undeposited Funds``, 1060 -> ``Internal Transfers``; incomes and expenses
+  by the names of a new Québec company (``Sales``, ``Bank charges``...),
+  the others created with their number as ``AcctNum``.
 """
 
 from __future__ import annotations
@@ -32,12 +52,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from types import MappingProxyType
 
 from connectors.errors import PermanentError
 
-__all__ = ["CHART_MAPS", "FR_PCG", "AccountSpec", "ChartMap", "number_of", "remote_account"]
+__all__ = ["CA_QC", "CHART_MAPS", "FR_PCG", "AccountSpec", "ChartMap", "account_spec", "number_of",
+           "remote_account"]
 
 NAME_MAX = 100
 
@@ -74,11 +96,21 @@ class ChartMap:
             balances on ``receivable``.
         tax_numbers: the ledger's VAT accounts (their postings carry
             ``vat-rate`` on documents).
-        tax_account: where QuickBooks' tax engine posts the VAT of a
-            document (a chart with one account per tax makes this per rate).
-        tax_codes: VAT rate (percent) -> TaxCode name.
-        default_income: the revenue number of a line that names none.
+        tax_account: where QuickBooks' tax engine posts the tax of a
+            document, for a component ``component_accounts`` does not list.
+        tax_codes: tax code (a line's rate, percent) -> TaxCode name.
         goods_income: revenue numbers sold as goods (``NonInventory`` items).
+        code_components: tax code -> the component rates it is made of
+            (a code it does not list is one component: itself).
+        component_accounts: component rate -> its tax account.
+        customer_liabilities: numbers whose customer sub-accounts stay on
+            their own (liability) account, the customer named on the line.
+        deposit_liability: the customer-deposits number when deposits are a
+            liability on QuickBooks too (``mapping``: JournalEntry on receipt,
+            CreditMemo when applied); None: deposits are customer credits on A/R.
+        untaxed_code: TaxCode name of lines that bear no tax by nature.
+        classes: number prefixes -> (AccountType, AccountSubType) of accounts
+            the table does not list, first match wins.
     """
 
     name: str
@@ -90,11 +122,36 @@ class ChartMap:
     tax_codes: Mapping[Decimal, str]
     default_income: str
     goods_income: frozenset[str] = frozenset()
+    code_components: Mapping[Decimal, tuple[Decimal, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    component_accounts: Mapping[Decimal, AccountSpec] = field(default_factory=lambda: MappingProxyType({}))
+    customer_liabilities: frozenset[str] = frozenset()
+    deposit_liability: str | None = None
+    untaxed_code: str | None = None
+    classes: tuple[tuple[tuple[str, ...], str, str], ...] = ()
 
     @property
     def receivable_numbers(self) -> frozenset[str]:
         """The ledger numbers of the receivable itself (411)."""
         return frozenset(n for n, spec in self.accounts.items() if spec == self.receivable)
+
+    def components(self, code: Decimal) -> tuple[Decimal, ...]:
+        """The component rates of a tax code (fr-pcg: the rate itself)."""
+        return self.code_components.get(code, (code,))
+
+    def tax_account_for(self, component: Decimal) -> AccountSpec:
+        """The QuickBooks account a tax component is posted to."""
+        return self.component_accounts.get(component, self.tax_account)
+
+    def component_of(self, number: str) -> Decimal | None:
+        """The one component rate a ledger tax number holds (ca-qc: 2310 -> 5);
+        None when it holds several or none (fr-pcg's 44571)."""
+        spec = self.accounts.get(number)
+        found = [rate for rate, account in self.component_accounts.items() if account == spec]
+        return found[0] if len(found) == 1 else None
+
+    def code_of(self, components: frozenset[Decimal]) -> Decimal | None:
+        """The tax code made of exactly these components, if the chart has one."""
+        return next((code for code in self.tax_codes if frozenset(self.components(code)) == components), None)
 
 
 _FR_RECEIVABLE = AccountSpec("Clients", "Accounts Receivable", "AccountsReceivable", system=True)
@@ -130,19 +187,73 @@ FR_PCG = ChartMap(
                                 Decimal("2.1"): "TVA 2,1 %", Decimal("0"): "Exonéré"}),
     default_income="706",
     goods_income=frozenset({"707"}),
+    classes=(
+        (("60", "61", "62", "63", "64"), "Expense", "OtherBusinessExpenses"),
+        (("65", "66", "67", "68", "69"), "Other Expense", "OtherMiscellaneousExpense"),
+        (("70", "71", "72", "73", "74"), "Income", "OtherPrimaryIncome"),
+        (("75", "76", "77", "78", "79"), "Other Income", "OtherMiscellaneousIncome"),
+        (("5",), "Other Current Asset", "OtherCurrentAssets"),
+        (("4",), "Other Current Liability", "OtherCurrentLiabilities"),
+    ),
 )
 
-CHART_MAPS: dict[str, ChartMap] = {FR_PCG.name: FR_PCG}
+_QC_RECEIVABLE = AccountSpec("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable", system=True)
+_QC_GST = AccountSpec("GST/HST Payable", "Other Current Liability", "GlobalTaxPayable", system=True)
+_QC_QST = AccountSpec("QST Payable", "Other Current Liability", "GlobalTaxPayable", system=True)
+_GST, _QST = Decimal("5"), Decimal("9.975")
 
-# PCG class -> (AccountType, AccountSubType) of an account the table does not list.
-_BY_CLASS = (
-    (("60", "61", "62", "63", "64"), "Expense", "OtherBusinessExpenses"),
-    (("65", "66", "67", "68", "69"), "Other Expense", "OtherMiscellaneousExpense"),
-    (("70", "71", "72", "73", "74"), "Income", "OtherPrimaryIncome"),
-    (("75", "76", "77", "78", "79"), "Other Income", "OtherMiscellaneousIncome"),
-    (("5",), "Other Current Asset", "OtherCurrentAssets"),
-    (("4",), "Other Current Liability", "OtherCurrentLiabilities"),
+CA_QC = ChartMap(
+    name="ca-qc",
+    accounts=MappingProxyType({
+        "1000": AccountSpec("Chequing", "Bank", "Checking", "1000"),
+        "1050": AccountSpec("Cash on hand", "Bank", "CashOnHand", "1050"),
+        "1060": AccountSpec("Internal Transfers", "Other Current Asset", "OtherCurrentAssets", "1060"),
+        "1200": _QC_RECEIVABLE,
+        "1300": AccountSpec("Undeposited Funds", "Other Current Asset", "UndepositedFunds", system=True),
+        "2310": _QC_GST,
+        "2320": _QC_QST,
+        "2400": AccountSpec("Customer Deposits", "Other Current Liability", "OtherCurrentLiabilities", "2400"),
+        "4000": AccountSpec("Sales", "Income", "SalesOfProductIncome", "4000"),
+        "4100": AccountSpec("Product Sales", "Income", "SalesOfProductIncome", "4100"),
+        "4200": AccountSpec("Equipment Rental", "Income", "OtherPrimaryIncome", "4200"),
+        "4300": AccountSpec("Ancillary Fees", "Income", "OtherPrimaryIncome", "4300"),
+        "4900": AccountSpec("Forfeited Deposits", "Other Income", "OtherMiscellaneousIncome", "4900"),
+        "4910": AccountSpec("Other Income", "Other Income", "OtherMiscellaneousIncome", "4910"),
+        "5100": AccountSpec("Supplies", "Expense", "SuppliesMaterials", "5100"),
+        "5200": AccountSpec("Office Expenses", "Expense", "OfficeGeneralAdministrativeExpenses", "5200"),
+        "5300": AccountSpec("Repairs and Maintenance", "Expense", "RepairMaintenance", "5300"),
+        "5400": AccountSpec("Advertising", "Expense", "AdvertisingPromotional", "5400"),
+        "5500": AccountSpec("Travel and Meals", "Expense", "TravelMeals", "5500"),
+        "5600": AccountSpec("Telephone", "Expense", "Utilities", "5600"),
+        "5700": AccountSpec("Bank charges", "Expense", "BankCharges", "5700"),
+        "5800": AccountSpec("Cash Over and Short", "Expense", "OtherMiscellaneousServiceCost", "5800"),
+        "5810": AccountSpec("Rounding Differences", "Expense", "OtherMiscellaneousServiceCost", "5810"),
+    }),
+    receivable=_QC_RECEIVABLE,
+    customer_numbers=frozenset({"1200"}),
+    tax_numbers=frozenset({"2310", "2320"}),
+    tax_account=_QC_GST,
+    tax_codes=MappingProxyType({Decimal("14.975"): "GST/QST QC", _GST: "GST", _QST: "QST QC",
+                                Decimal("0"): "Zero-rated"}),
+    default_income="4000",
+    goods_income=frozenset({"4100"}),
+    code_components=MappingProxyType({Decimal("14.975"): (_QST, _GST), _GST: (_GST,), _QST: (_QST,),
+                                      Decimal("0"): ()}),
+    component_accounts=MappingProxyType({_GST: _QC_GST, _QST: _QC_QST}),
+    customer_liabilities=frozenset({"2400"}),
+    deposit_liability="2400",
+    untaxed_code="Out of scope",
+    classes=(
+        (("1",), "Other Current Asset", "OtherCurrentAssets"),
+        (("2",), "Other Current Liability", "OtherCurrentLiabilities"),
+        (("3",), "Equity", "OwnersEquity"),
+        (("49",), "Other Income", "OtherMiscellaneousIncome"),
+        (("4",), "Income", "OtherPrimaryIncome"),
+        (("5", "6", "7", "8", "9"), "Expense", "OtherMiscellaneousServiceCost"),
+    ),
 )
+
+CHART_MAPS: dict[str, ChartMap] = {FR_PCG.name: FR_PCG, CA_QC.name: CA_QC}
 
 
 def number_of(account: str) -> str:
@@ -150,24 +261,32 @@ def number_of(account: str) -> str:
     return account.split(":")[1].split("-")[0]
 
 
-def _generated(account: str) -> AccountSpec:
+def _generated(account: str, chart: ChartMap) -> AccountSpec:
     number = number_of(account)
     label = re.sub(r"(?<=[a-zà-ÿ])(?=[A-Z])", " ", account.split(":")[1].partition("-")[2]).strip()
-    for prefixes, account_type, sub_type in _BY_CLASS:
+    for prefixes, account_type, sub_type in chart.classes:
         if number.startswith(prefixes):
             return AccountSpec(f"{number} {label}".strip()[:NAME_MAX], account_type, sub_type, number)
     raise PermanentError(f"no QuickBooks account type for ledger account {account}")
 
 
+def account_spec(chart: ChartMap, account: str) -> AccountSpec:
+    """The QuickBooks account of a Beancount account (or of a bare number), customers aside."""
+    account = account if ":" in account else f"Unknown:{account}"
+    return chart.accounts.get(number_of(account)) or _generated(account, chart)
+
+
 def remote_account(chart: ChartMap, account: str) -> tuple[AccountSpec, str | None]:
     """The QuickBooks account of a Beancount account, and its customer
-    (ledger component ``C-...``) when it is a customer balance."""
+    (ledger component ``C-...``) when it is a customer balance, or a
+    customer's part of a liability the chart keeps per customer (ca-qc 2400)."""
     parts = account.split(":")
     number = number_of(account)
-    if number in chart.customer_numbers and len(parts) > 2 and parts[2].startswith("C-"):
-        return chart.receivable, parts[2]
-    if number in chart.accounts:
-        return chart.accounts[number], None
-    return _generated(account), None
+    customer = parts[2] if len(parts) > 2 and parts[2].startswith("C-") else None
+    if number in chart.customer_numbers and customer:
+        return chart.receivable, customer
+    if number in chart.customer_liabilities and customer:
+        return account_spec(chart, account), customer
+    return account_spec(chart, account), None
 
 

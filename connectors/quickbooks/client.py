@@ -8,7 +8,10 @@ place (``request``):
 - pacing per company: at most 500 requests per sliding minute and 40 batch
   requests per minute (``connectors.pacing.Pacer``, which counts a request
   until its answer is back, so the server never sees more), and at most 10
-  requests in flight (a semaphore, for callers that use threads);
+  requests in flight (a semaphore, for callers that use threads); a caller
+  that sends batches and single requests side by side may also pace the
+  single ones apart (``single_pacer``, e.g. 460 per minute), so they never
+  take the minute's last requests from the batches;
 - ``minorversion=75`` on every call, ``requestid`` on every write (the
   caller derives it from its idempotency key);
 - error translation (``classify``), for whole answers and for batch items
@@ -181,18 +184,21 @@ class QuickBooksClient:
     """The QuickBooks endpoints the connector uses, paced, with errors translated."""
 
     def __init__(self, http: httpx.Client, *, pacer: Pacer | None = None, batch_pacer: Pacer | None = None,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 single_pacer: Pacer | None = None, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         """Wrap ``http`` (base_url = ``<base>/v3/company/<realmId>``, auth = the caller's).
 
         Args:
             http: the injected client; this object closes it on ``close``.
             pacer: pacing of every request; default 500 per minute.
             batch_pacer: pacing of batch requests; default 40 per minute.
+            single_pacer: pacing of the other requests on top of ``pacer``;
+                default none.
             max_in_flight: requests sent at once, at most (threads).
         """
         self.http = http
         self.pacer = pacer if pacer is not None else Pacer(*DEFAULT_RATE_LIMIT)
         self.batch_pacer = batch_pacer if batch_pacer is not None else Pacer(*DEFAULT_BATCH_RATE_LIMIT)
+        self.single_pacer = single_pacer
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self._lock = threading.Lock()
         self.in_flight = 0
@@ -209,7 +215,8 @@ class QuickBooksClient:
 
     @contextlib.contextmanager
     def _slot(self, batch: bool) -> Iterator[None]:
-        with self._slots, self.batch_pacer.slot() if batch else contextlib.nullcontext(), self.pacer.slot():
+        own = self.batch_pacer if batch else self.single_pacer
+        with self._slots, own.slot() if own is not None else contextlib.nullcontext(), self.pacer.slot():
             with self._lock:
                 self.in_flight += 1
                 self.in_flight_max = max(self.in_flight_max, self.in_flight)

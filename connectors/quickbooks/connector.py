@@ -34,6 +34,20 @@ Batches (30 items at most)
   so its retry gets a new (still deterministic) requestid: QuickBooks
   would otherwise replay the stored failures.
 
+Many transactions at once (``push_many``)
+-----------------------------------------
+The replay loop hands over a window of consecutive transactions (``window``,
+600 by default; 1 sends one at a time through ``push``). The names they
+need are created first, in batches; then each transaction's requests are
+the same *steps* as ``push`` makes (generators yielding ``waves.Query``,
+``Read``, ``Write``), run side by side by ``waves.WaveRunner``: an invoice
+before what pays, credits or applies to it, independent writes grouped in
+batches of 30 plus single requests in the rest of the minute's budget,
+every outcome per transaction. When the replay state says a window was
+never sent but its first document is on QuickBooks (a lost or restored
+state), every transaction of it is looked up before anything is written:
+a batch's requestid cannot play the replay state's part across runs.
+
 Caches (per connector, i.e. per replay run): reference data, and the Id of
 each invoice number; each is rebuilt from QuickBooks when missing, so a
 replay resumed in a new process needs no local state beyond the replay
@@ -42,8 +56,11 @@ loop's.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable
+from collections.abc import Generator
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +71,7 @@ from typing import Any
 import httpx
 
 from connectors.base import PushResult
+from connectors.errors import AuthError
 from connectors.errors import ConflictError
 from connectors.errors import ConnectorError
 from connectors.errors import PermanentError
@@ -74,6 +92,15 @@ from connectors.quickbooks.mapping import ItemPlan
 from connectors.quickbooks.mapping import PaymentPlan
 from connectors.quickbooks.mapping import SalesPlan
 from connectors.quickbooks.mapping import TaxRef
+from connectors.quickbooks.waves import Op
+from connectors.quickbooks.waves import Query
+from connectors.quickbooks.waves import Read
+from connectors.quickbooks.waves import Steps
+from connectors.quickbooks.waves import WaveRunner
+from connectors.quickbooks.waves import Work
+from connectors.quickbooks.waves import Write
+from connectors.quickbooks.waves import run_single
+from connectors.quickbooks.refsfile import ImportedRefs
 from engine.chart import customer_component
 from engine.journal import LedgerTxn
 from engine.money import ZERO
@@ -84,6 +111,7 @@ __all__ = ["QuickBooksConnector"]
 Record = dict[str, Any]
 DUPLICATE_DOC_NUMBER = "6140"
 DUPLICATE_NAME = "6240"
+WINDOW = 600  # transactions handed over at once: about 20 batches per round of waves
 
 
 def _money(value: Any) -> Decimal:
@@ -99,12 +127,36 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(repr(value).encode("utf-8")).hexdigest()[:10]
 
 
+def _skipped(_uncertain: bool) -> Steps:
+    """The steps of a transaction with nothing to send."""
+    return PushResult("skipped")
+    yield  # a generator that sends nothing
+
+
+def _customers(target: mapping.Plan) -> tuple[CustomerPlan, ...]:
+    if isinstance(target, (SalesPlan, PaymentPlan, ApplicationPlan)):
+        return (target.customer,)
+    return target.customers
+
+
+def _resources(txn: LedgerTxn, target: mapping.Plan) -> frozenset[str]:
+    """What a transaction touches on QuickBooks that a later one may need
+    done first: invoices (by number) and payment holders (bookings)."""
+    found = {f"invoice:{txn.get('invoice')}" if txn.get("invoice") else "",
+             f"holder:b:{txn.get('booking')}" if txn.get("booking") else ""}
+    if isinstance(target, SalesPlan):
+        found |= {f"invoice:{target.number}", f"invoice:{target.credited}" if target.credited else ""}
+    elif isinstance(target, (PaymentPlan, ApplicationPlan)):
+        found |= {f"holder:{target.holder}", f"invoice:{target.invoice}" if target.invoice else ""}
+    return frozenset(found - {""})
+
+
 @dataclass
 class _Names:
     """QuickBooks reference data, loaded once and kept up to date by the connector."""
 
     accounts: list[Record]
-    tax: dict[Decimal, TaxRef]
+    tax: dict[Decimal | None, TaxRef]  # tax code (None: the chart's untaxed code) -> TaxCode and rates
     items: dict[str, Record]  # Sku -> item
     customers: dict[str, Record]  # ledger component -> customer Partida created
     taken: dict[str, set[str]] = field(default_factory=dict)  # entity -> names in use (casefolded)
@@ -134,7 +186,8 @@ class QuickBooksConnector:
     provider = "quickbooks"
 
     def __init__(self, client: httpx.Client | QuickBooksClient, *, pacer: Pacer | None = None,
-                 batch_pacer: Pacer | None = None, chart: str | ChartMap = "fr-pcg") -> None:
+                 batch_pacer: Pacer | None = None, chart: str | ChartMap = "fr-pcg",
+                 imported: ImportedRefs | None = None, window: int = WINDOW) -> None:
         """Build a connector on one QuickBooks company.
 
         Args:
@@ -145,6 +198,11 @@ class QuickBooksConnector:
                 (default 500 per minute).
             batch_pacer: pacing of batch requests (default 40 per minute).
             chart: the ledger's chart, by name or as a ``ChartMap``.
+            window: transactions the replay loop hands over at once
+                (``push_many``); 1 or less: one at a time (``push``), every
+                document in its own request.
+            imported: the set-up import's references (``refsfile``): they
+                win over Partida's own markers and Skus.
 
         Raises:
             KeyError: for a chart with no QuickBooks mapping.
@@ -152,7 +210,17 @@ class QuickBooksConnector:
         self.api = client if isinstance(client, QuickBooksClient) else QuickBooksClient(
             client, pacer=pacer, batch_pacer=batch_pacer)
         self.chart = charts.CHART_MAPS[chart] if isinstance(chart, str) else chart
+        self.window = window
+        if window > 1 and self.api.single_pacer is None:
+            # Singles leave the batches their share of the minute (500 - 40 at QuickBooks' limits).
+            overall, batches = self.api.pacer, self.api.batch_pacer
+            reserved = round(batches.limit * overall.window_s / batches.window_s)
+            if reserved < overall.limit / 2:  # else the budget is no real limit: nothing to share
+                self.api.single_pacer = Pacer(overall.limit - reserved, overall.window_s,
+                                              clock=overall.clock, sleep=overall.sleep)
+        self.runner = WaveRunner(self.api, clock=self.api.pacer.clock, sleep=self.api.pacer.sleep)
         self._names: _Names | None = None
+        self.imported = imported
         self._invoices: dict[str, str] = {}  # ledger invoice number -> Id
         self._failed_batches: dict[str, int] = {}  # content digest -> all-transient answers seen
 
@@ -163,38 +231,95 @@ class QuickBooksConnector:
         return mapping.describe(txn, "<key>", self.chart)
 
     def push(self, txn: LedgerTxn, key: str, uncertain: bool) -> PushResult:
-        """Make QuickBooks hold ``txn`` once (see the module docstring)."""
+        """Make QuickBooks hold ``txn`` once, one request at a time (see the module docstring)."""
         target = mapping.plan(txn, key, self.chart)
         if target is None:
             return PushResult("skipped")
+        return run_single(self.api, self._steps(target, uncertain))
+
+    def push_many(self, work: Sequence[tuple[LedgerTxn, str, bool]]) -> list[PushResult | ConnectorError]:
+        """Make QuickBooks hold each transaction once, their requests grouped
+        in batches and waves (``waves``); one outcome per transaction, in order."""
+        works: list[Work | ConnectorError] = []
+        plans: list[mapping.Plan] = []
+        for txn, key, uncertain in work:
+            try:
+                target = mapping.plan(txn, key, self.chart)
+            except ConnectorError as exc:
+                works.append(exc)
+                continue
+            if target is None:
+                works.append(Work(frozenset(), _skipped, uncertain))
+                continue
+            plans.append(target)
+            works.append(Work(_resources(txn, target), functools.partial(self._steps, target), uncertain))
+        self._prepare_names(plans)
+        if not any(uncertain for _, _, uncertain in work) and self._already_there(plans):
+            works = [dataclasses.replace(w, uncertain=True) if isinstance(w, Work) else w for w in works]
+        return self.runner.run(works)
+
+    def _already_there(self, plans: Sequence[mapping.Plan]) -> bool:
+        """Whether the window's first document is on QuickBooks although the
+        replay state says it was never sent (a lost or restored state).
+
+        A batch's requestid covers a whole batch, and the same transactions
+        do not make the same batches in another run, so QuickBooks' memory of
+        requestids cannot stand in for the replay state as it does for single
+        requests: when the state is wrong, every transaction of the window is
+        looked up before anything is written. One lookup per window.
+        """
+        first = next((p for p in plans if not isinstance(p, ApplicationPlan)), None)
+        if first is None:
+            return False
+        try:
+            return run_single(self.api, self._lookup(first)) is not None  # type: ignore[arg-type]
+        except AuthError:
+            raise
+        except ConnectorError:
+            return True  # unknown: looking everything up is the safe side
+
+    def _lookup(self, target: mapping.Plan) -> Generator[Op, Any, Record | None]:
         if isinstance(target, SalesPlan):
-            return self._push_sales(target, uncertain)
-        if isinstance(target, PaymentPlan):
-            return self._push_payment(target, uncertain)
-        if isinstance(target, ApplicationPlan):
-            return self._push_application(target)
-        return self._push_entry(target, uncertain)
+            return (yield from self._find_document(target))
+        if isinstance(target, EntryPlan):
+            return (yield from self._find_entry(target))
+        assert isinstance(target, PaymentPlan)
+        customer = self.names.customers.get(target.customer.component)
+        if customer is None:
+            return None
+        where = f"CustomerRef = {_quote(str(customer['Id']))} AND TxnDate = {_quote(target.date.isoformat())}"
+        return (yield from self._find_noted("Payment", target.key, where))
 
     def close(self) -> None:
         """Close the HTTP client."""
         self.api.close()
 
+    def _steps(self, target: mapping.Plan, uncertain: bool) -> Steps:
+        if isinstance(target, SalesPlan):
+            return self._sales_steps(target, uncertain)
+        if isinstance(target, PaymentPlan):
+            return self._payment_steps(target, uncertain) if target.rest is None else \
+                self._split_payment_steps(target, target.rest, uncertain)
+        if isinstance(target, ApplicationPlan):
+            return self._application_steps(target)
+        return self._entry_steps(target, uncertain)
+
     # -- documents ------------------------------------------------------------------------------
 
-    def _push_sales(self, doc: SalesPlan, uncertain: bool) -> PushResult:
+    def _sales_steps(self, doc: SalesPlan, uncertain: bool) -> Steps:
         customer_ids, item_ids = self._name_ids(doc.key, [doc.customer], doc.items)
         customer_id = customer_ids[doc.customer.component]
         tax = self._tax({line.rate for line in doc.lines})
         # A credit memo's invoice must be there first: no orphan credit.
-        credited = self._invoice_id(doc.credited) if doc.credited else None
-        found = self._find_document(doc) if uncertain else None
+        credited = (yield from self._invoice_id(doc.credited)) if doc.credited else None
+        found = (yield from self._find_document(doc)) if uncertain else None
         record = found
         if found is None:
             try:
-                record = self.api.write(doc.entity, mapping.sales_body(doc, customer_id, item_ids, tax),
-                                        references.request_id(doc.key, doc.entity))
+                record = yield Write(doc.entity, mapping.sales_body(doc, customer_id, item_ids, tax),
+                                     references.request_id(doc.key, doc.entity))
             except FaultError as exc:
-                found = self._find_document(doc) if exc.code == DUPLICATE_DOC_NUMBER else None
+                found = (yield from self._find_document(doc)) if exc.code == DUPLICATE_DOC_NUMBER else None
                 if found is None:
                     raise
                 record = found
@@ -204,11 +329,12 @@ class QuickBooksConnector:
         if doc.entity == "Invoice":
             self._invoices[doc.number] = str(record["Id"])
         elif credited is not None:
-            self._apply_credit(doc, record, credited, customer_id)
+            yield from self._apply_credit(doc, record, credited, customer_id)
         return PushResult("exists" if found is not None else "sent", str(record["Id"]))
 
-    def _find_document(self, doc: SalesPlan) -> Record | None:
-        rows = self.api.query(f"SELECT * FROM {doc.entity} WHERE DocNumber = {_quote(references.doc_number(doc.number))}")
+    def _find_document(self, doc: SalesPlan) -> Generator[Op, Any, Record | None]:
+        rows = yield Query(f"SELECT * FROM {doc.entity} WHERE DocNumber = "
+                           f"{_quote(references.doc_number(doc.number))}")
         return rows[0] if rows else None
 
     def _check_document(self, doc: SalesPlan, found: Record, customer_id: str) -> None:
@@ -216,21 +342,21 @@ class QuickBooksConnector:
             raise ConflictError(f"{doc.entity} {doc.number}: QuickBooks holds {found['Id']} under this number with "
                                 f"another customer or total ({found['TotalAmt']} instead of {doc.total})")
 
-    def _apply_credit(self, doc: SalesPlan, memo: Record, invoice_id: str, customer_id: str) -> None:
+    def _apply_credit(self, doc: SalesPlan, memo: Record, invoice_id: str, customer_id: str) -> Generator[Op, Any, None]:
         """Apply the credit memo to its invoice for what the invoice still owes.
 
         Computed from both open amounts, so repeating it applies nothing twice.
         """
-        invoice = self.api.read("Invoice", invoice_id)
+        invoice = yield Read("Invoice", invoice_id)
         amount = min(_money(invoice.get("Balance")), _money(memo.get("RemainingCredit", memo.get("TotalAmt"))))
         if amount <= 0:
             return
         body = mapping.credit_application_body(doc, customer_id, invoice_id, str(memo["Id"]), amount)
-        self.api.write("Payment", body, references.request_id(doc.key, "apply"))
+        yield Write("Payment", body, references.request_id(doc.key, "apply"))
 
-    def _invoice_id(self, number: str) -> str:
+    def _invoice_id(self, number: str) -> Generator[Op, Any, str]:
         if number not in self._invoices:
-            rows = self.api.query(f"SELECT * FROM Invoice WHERE DocNumber = {_quote(references.doc_number(number))}")
+            rows = yield Query(f"SELECT * FROM Invoice WHERE DocNumber = {_quote(references.doc_number(number))}")
             if not rows:
                 raise PermanentError(f"invoice {number} is not on QuickBooks: replay it first")
             self._invoices[number] = str(rows[0]["Id"])
@@ -238,31 +364,38 @@ class QuickBooksConnector:
 
     # -- payments and deposit applications -------------------------------------------------------
 
-    def _push_payment(self, payment: PaymentPlan, uncertain: bool) -> PushResult:
+    def _payment_steps(self, payment: PaymentPlan, uncertain: bool) -> Steps:
         customer_id = self._name_ids(payment.key, [payment.customer], ())[0][payment.customer.component]
         account_id = self._account_ids([payment.deposit_to], payment.key)[payment.deposit_to]
-        invoice_id = self._invoice_id(payment.invoice) if payment.invoice else None
+        invoice_id = (yield from self._invoice_id(payment.invoice)) if payment.invoice else None
         where = f"CustomerRef = {_quote(customer_id)} AND TxnDate = {_quote(payment.date.isoformat())}"
-        found = self._find_noted("Payment", payment.key, where) if uncertain else None
+        found = (yield from self._find_noted("Payment", payment.key, where)) if uncertain else None
         if found is not None:
             if _money(found["TotalAmt"]) != payment.total:
                 raise ConflictError(f"QuickBooks holds payment {found['Id']} under key {payment.key} with another "
                                     f"total ({found['TotalAmt']} instead of {payment.total})")
             return PushResult("exists", str(found["Id"]))
-        record = self.api.write("Payment", mapping.payment_body(payment, customer_id, account_id, invoice_id),
-                                references.request_id(payment.key, "Payment"))
+        record = yield Write("Payment", mapping.payment_body(payment, customer_id, account_id, invoice_id),
+                             references.request_id(payment.key, "Payment"))
         return PushResult("sent", str(record["Id"]))
 
-    def _push_application(self, plan: ApplicationPlan) -> PushResult:
+    def _split_payment_steps(self, payment: PaymentPlan, rest: EntryPlan, uncertain: bool) -> Steps:
+        """ca-qc: the Payment of what the invoice takes, then the excess's JournalEntry (``mapping``)."""
+        paid = yield from self._payment_steps(payment, uncertain)
+        kept = yield from self._entry_steps(rest, uncertain)
+        outcome = "sent" if "sent" in (paid.outcome, kept.outcome) else "exists"
+        return PushResult(outcome, f"{paid.remote_id},{kept.remote_id}")
+
+    def _application_steps(self, plan: ApplicationPlan) -> Steps:
         """Apply the holder's unapplied payments to the invoice, oldest first.
 
         Always looked up first (it edits existing payments): a payment whose
         PrivateNote records this key is not touched again.
         """
         customer_id = self._name_ids(plan.key, [plan.customer], ())[0][plan.customer.component]
-        invoice_id = self._invoice_id(plan.invoice)
-        payments = [p for p in self.api.query(f"SELECT * FROM Payment WHERE CustomerRef = {_quote(customer_id)}")
-                    if references.note_holder(p.get("PrivateNote")) == plan.holder]
+        invoice_id = yield from self._invoice_id(plan.invoice)
+        rows = yield Query(f"SELECT * FROM Payment WHERE CustomerRef = {_quote(customer_id)}")
+        payments = [p for p in rows if references.note_holder(p.get("PrivateNote")) == plan.holder]
         payments.sort(key=lambda p: (str(p.get("TxnDate")), int(p["Id"]) if str(p["Id"]).isdigit() else 0))
         touched = [p for p in payments if plan.key in references.applied_marks(p.get("PrivateNote"))]
         left = plan.amount - sum((references.applied_marks(p.get("PrivateNote"))[plan.key] for p in touched), ZERO)
@@ -273,8 +406,8 @@ class QuickBooksConnector:
                 continue
             amount = min(free, left)
             body = mapping.application_body(payment, invoice_id, amount, plan.key)
-            self.api.write("Payment", body, references.request_id(plan.key, f"apply:{payment['Id']}:"
-                                                                          f"{payment['SyncToken']}"))
+            yield Write("Payment", body, references.request_id(plan.key, f"apply:{payment['Id']}:"
+                                                                         f"{payment['SyncToken']}"))
             touched.append(payment)
             left -= amount
             sent = True
@@ -285,17 +418,17 @@ class QuickBooksConnector:
 
     # -- journal entries and deposits ----------------------------------------------------------------
 
-    def _push_entry(self, entry: EntryPlan, uncertain: bool) -> PushResult:
+    def _entry_steps(self, entry: EntryPlan, uncertain: bool) -> Steps:
         account_ids = self._account_ids([line.account for line in entry.lines], entry.key)
         customer_ids = self._name_ids(entry.key, entry.customers, ())[0] if entry.customers else {}
-        found = self._find_entry(entry) if uncertain else None
+        found = (yield from self._find_entry(entry)) if uncertain else None
         if found is None:
             try:
-                record = self.api.write(entry.entity, mapping.entry_body(entry, account_ids, customer_ids),
-                                        references.request_id(entry.key, entry.entity))
+                record = yield Write(entry.entity, mapping.entry_body(entry, account_ids, customer_ids),
+                                     references.request_id(entry.key, entry.entity))
                 return PushResult("sent", str(record["Id"]))
             except FaultError as exc:
-                found = self._find_entry(entry) if exc.code == DUPLICATE_DOC_NUMBER else None
+                found = (yield from self._find_entry(entry)) if exc.code == DUPLICATE_DOC_NUMBER else None
                 if found is None:
                     raise
         if _money(found["TotalAmt"]) != entry.total:
@@ -303,15 +436,59 @@ class QuickBooksConnector:
                                 f"total ({found['TotalAmt']} instead of {entry.total})")
         return PushResult("exists", str(found["Id"]))
 
-    def _find_entry(self, entry: EntryPlan) -> Record | None:
+    def _find_entry(self, entry: EntryPlan) -> Generator[Op, Any, Record | None]:
         if entry.entity == "JournalEntry":
-            return self._find_noted("JournalEntry", entry.key, f"DocNumber = {_quote(references.doc_ref(entry.key))}")
-        return self._find_noted("Deposit", entry.key, f"TxnDate = {_quote(entry.date.isoformat())}")
+            where = f"DocNumber = {_quote(references.doc_ref(entry.key))}"
+        else:
+            where = f"TxnDate = {_quote(entry.date.isoformat())}"
+        return (yield from self._find_noted(entry.entity, entry.key, where))
 
-    def _find_noted(self, entity: str, key: str, where: str) -> Record | None:
+    def _find_noted(self, entity: str, key: str, where: str) -> Generator[Op, Any, Record | None]:
         """The ``entity`` matching ``where`` whose PrivateNote starts with ``key``."""
-        rows = self.api.query(f"SELECT * FROM {entity} WHERE {where}")
+        rows = yield Query(f"SELECT * FROM {entity} WHERE {where}")
         return next((row for row in rows if references.note_key(row.get("PrivateNote")) == key), None)
+
+    # -- names a window needs, created up front --------------------------------------------------------
+
+    def _prepare_names(self, plans: Sequence[mapping.Plan]) -> None:
+        """Create, in as few batches as possible, the accounts, customers and
+        items the plans need and QuickBooks lacks.
+
+        Best effort: whatever fails here is tried again by the transaction
+        that needs it, and fails there, on that transaction alone. A
+        customer or item whose plain name another one of this window wants
+        too is left to its transaction (the second one takes its ref).
+        """
+        accounts: list[AccountSpec] = []
+        customers: dict[str, CustomerPlan] = {}
+        items: dict[str, ItemPlan] = {}
+        for target in plans:
+            if isinstance(target, SalesPlan):
+                accounts += [item.account for item in target.items]
+                items.update({item.sku: item for item in target.items if item.sku not in items})
+            elif isinstance(target, PaymentPlan):
+                accounts.append(target.deposit_to)
+            elif isinstance(target, EntryPlan):
+                accounts += [line.account for line in target.lines]
+            for customer in _customers(target):
+                if customer.ref is not None and customer.component not in customers:
+                    customers[customer.component] = customer
+        key = f"names:{_digest(sorted(customers))}:{_digest(sorted(items))}"
+        try:
+            self._account_ids([spec for spec in dict.fromkeys(accounts) if not spec.system], key)
+            names = {}
+            for customer in customers.values():
+                if customer.component not in self.names.customers:
+                    names.setdefault(references.display_name(customer.name or customer.ref or "").casefold(),
+                                     customer)
+            by_name = {}
+            for item in items.values():
+                by_name.setdefault(references.display_name(item.name).casefold(), item)
+            self._name_ids(key, list(names.values()), list(by_name.values()))
+        except AuthError:
+            raise
+        except ConnectorError:
+            pass  # each transaction tries again for itself
 
     # -- reference data -------------------------------------------------------------------------------
 
@@ -336,29 +513,36 @@ class QuickBooksConnector:
         for entity, key in (("Customer", "cust"), ("Item", "item"), ("Account", "acct")):
             for record in found[key]:
                 names.take(entity, str(record.get("DisplayName") or record.get("Name") or ""))
+        if self.imported is not None:
+            self.imported.overlay(names.customers, names.items, found["cust"], found["item"])
         return names
 
-    def _tax_refs(self, codes: list[Record], rates: list[Record]) -> dict[Decimal, TaxRef]:
-        """VAT rate -> TaxCode and TaxRate: by the table's code name, else by the rate's value."""
+    def _tax_refs(self, codes: list[Record], rates: list[Record]) -> dict[Decimal | None, TaxRef]:
+        """Tax code -> TaxCode and its TaxRates: by the table's code name, else
+        (one-rate codes) by the rate's value; None -> the chart's untaxed code."""
         value_of = {str(r["Id"]): Decimal(str(r.get("RateValue", "-1"))) for r in rates}
-        refs: dict[Decimal, TaxRef] = {}
+        refs: dict[Decimal | None, TaxRef] = {}
         for code in codes:
             details = (code.get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
-            if len(details) != 1:
+            rate_ids = [str(detail["TaxRateRef"]["value"]) for detail in details]
+            if not rate_ids:
                 continue
-            rate_id = str(details[0]["TaxRateRef"]["value"])
-            ref = TaxRef(str(code["Id"]), rate_id)
+            ref = TaxRef(str(code["Id"]), rate_ids[0],
+                         tuple((value_of.get(rate_id, Decimal(-1)), rate_id) for rate_id in rate_ids))
             named = [rate for rate, name in self.chart.tax_codes.items() if name == code.get("Name")]
             for rate in named:
                 refs[rate] = ref
-            if not named and value_of.get(rate_id) in self.chart.tax_codes:
-                refs.setdefault(value_of[rate_id], ref)
+            if self.chart.untaxed_code is not None and code.get("Name") == self.chart.untaxed_code:
+                refs[None] = ref
+            if not named and len(rate_ids) == 1 and value_of.get(rate_ids[0]) in self.chart.tax_codes:
+                refs.setdefault(value_of[rate_ids[0]], ref)
         return refs
 
-    def _tax(self, rates: Iterable[Decimal]) -> dict[Decimal, TaxRef]:
-        missing = sorted(rate for rate in rates if rate not in self.names.tax)
+    def _tax(self, rates: Iterable[Decimal | None]) -> dict[Decimal | None, TaxRef]:
+        missing = [rate for rate in set(rates) if rate not in self.names.tax]
         if missing:
-            raise PermanentError(f"no QuickBooks tax code for VAT {', '.join(f'{r:f} %' for r in missing)}")
+            names = sorted(f"{r:f} %" if r is not None else str(self.chart.untaxed_code) for r in missing)
+            raise PermanentError(f"no QuickBooks tax code for VAT {', '.join(names)}")
         return {rate: self.names.tax[rate] for rate in rates}
 
     def account_id(self, spec: AccountSpec) -> str | None:
@@ -461,15 +645,18 @@ class QuickBooksConnector:
                 keeping those that were).
         """
         transient: ConnectorError | None = None
+        refused: ConnectorError | None = None
         for create, result in zip(creates, self._send(key, purpose, creates), strict=True):
             if isinstance(result, FaultError) and result.code == DUPLICATE_NAME:
                 result = create.adopt() or result
             if isinstance(result, TransientError):
                 transient = transient or result
-                continue
-            if isinstance(result, ConnectorError):
-                raise result
-            create.remember(result)
+            elif isinstance(result, ConnectorError):
+                refused = refused or result
+            else:
+                create.remember(result)  # kept even when another one was refused
+        if refused is not None:
+            raise refused
         if transient is not None:
             raise transient
 

@@ -38,6 +38,44 @@ the ledger's VAT per rate in ``TxnTaxDetail.TaxLine`` (QuickBooks keeps a
 supplied amount within 0.01 per line of its own), so ``TotalAmt`` is the
 ledger's gross to the cent and no rounding line is ever needed.
 
+Taxes made of components (ca-qc)
+--------------------------------
+A line's rate is its tax code (14.975 = ``GST/QST QC``); the ledger books
+each component on its own account with its own ``vat-rate`` (5 on 2310,
+9.975 on 2320). A document's ``vat`` lists the components, and each goes
+to QuickBooks as a ``TaxLine`` on its TaxRate, the amount the ledger's.
+The engine computes tax per line and per component, as QuickBooks does, so
+the amounts agree; a printed tax QuickBooks would not take (more than 0.01
+per line off its own) keeps the part it takes on the TaxLine and the rest as
+an explicit line on a "tax adjustment" item whose account is that
+component's tax account: no cent lost, and each tax account still equals
+the ledger's. A printed net off the lines' net (the engine's ``rounding``
+posting, 5810) is a line on a "Rounding" item of that account, ``Out of
+scope``.
+
+Deposits held as a liability (ca-qc)
+------------------------------------
+On ``ca-qc`` a deposit is not a customer credit on A/R but Customer Deposits,
+a liability, on QuickBooks as in the ledger (accounting-rules §5.2/§5.3):
+
+- ``deposit.received`` -> **JournalEntry**: money account D (bank or
+  Undeposited Funds) / Customer Deposits C with the customer as the line's
+  ``Entity`` / for a prepayment also GST/HST Payable C and QST Payable C.
+  Not an unapplied Payment: that would sit in A/R. Not a bank Deposit: a
+  cheque goes to Undeposited Funds, which a Deposit cannot credit.
+- ``step: deposit-applied`` -> **CreditMemo** for the invoice's customer,
+  ``DocNumber`` = ``doc_ref(key)``, one line on the item "Customer deposit
+  applied" (Sku ``partida-deposit-applied``) whose income account is
+  Customer Deposits: ``Out of scope`` for a security deposit; for a
+  prepayment the tax code of its components (``GST/QST QC``) with the
+  ledger's tax as TaxLines, so GST/QST are debited back as in §5.2 case B.
+  The connector then applies it to the invoice with a zero Payment (as a
+  credit note), so the invoice's ``Balance`` drops to the local open amount.
+- a payment that leaves an excess on Customer Deposits -> the **Payment**
+  of what the invoice takes, then a **JournalEntry** for the excess
+  (money D / Customer Deposits C, key ``<key>/rest``); forfeits and refunds
+  are JournalEntries (Customer Deposits lines name the customer).
+
 The account and tax table is ``charts``; the references Partida stores on
 QuickBooks objects (keys, notes, markers) are ``references``.
 """
@@ -57,6 +95,7 @@ from typing import Literal
 from connectors.errors import PermanentError
 from connectors.quickbooks.charts import FR_PCG
 from connectors.quickbooks.charts import AccountSpec
+from connectors.quickbooks.charts import account_spec
 from connectors.quickbooks.charts import ChartMap
 from connectors.quickbooks.charts import number_of
 from connectors.quickbooks.charts import remote_account
@@ -69,6 +108,7 @@ from connectors.quickbooks.references import note
 from engine.chart import customer_component
 from engine.documents import allocate
 from engine.journal import LedgerTxn
+from engine.money import CENT
 from engine.money import ZERO
 from engine.money import cents
 from engine.money import fmt
@@ -88,6 +128,7 @@ __all__ = [
     "application_body",
     "credit_application_body",
     "customer_body",
+    "deposit_credit_plan",
     "describe",
     "entry_body",
     "entry_lines",
@@ -132,17 +173,19 @@ class ItemPlan:
 
 @dataclass(frozen=True, slots=True)
 class SalesLine:
+    """``rate`` is the line's tax code (``charts``); None: the chart's untaxed code."""
+
     description: str
     item: ItemPlan
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
-    rate: Decimal
+    rate: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
 class SalesPlan:
-    """An Invoice or a CreditMemo; ``vat`` is the ledger's VAT per rate."""
+    """An Invoice or a CreditMemo; ``vat`` is the ledger's tax per component rate."""
 
     entity: Literal["Invoice", "CreditMemo"]
     key: str
@@ -186,6 +229,7 @@ class PaymentPlan:
     reference: str | None
     holder: str
     memo: str
+    rest: EntryPlan | None = None  # ca-qc: the excess put on Customer Deposits, its own JournalEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +274,18 @@ Plan = SalesPlan | PaymentPlan | ApplicationPlan | EntryPlan
 
 @dataclass(frozen=True, slots=True)
 class TaxRef:
-    """A TaxCode and the TaxRate its VAT goes to."""
+    """A TaxCode and its TaxRates: ``rates`` (component percent, rate Id);
+    empty: one rate, ``rate_id``, at the code's own percent."""
 
     code_id: str
     rate_id: str
+    rates: tuple[tuple[Decimal, str], ...] = ()
+
+    def rate_ids(self, code: Decimal | None) -> dict[Decimal, str]:
+        """Component percent -> TaxRate Id for lines of tax code ``code``."""
+        if self.rates:
+            return dict(self.rates)
+        return {code: self.rate_id} if code is not None else {}
 
 
 # -- dispatch ---------------------------------------------------------------------------------------
@@ -245,10 +297,13 @@ def plan(txn: LedgerTxn, key: str, chart: ChartMap = FR_PCG) -> Plan | None:
         PermanentError: when the transaction cannot be expressed.
     """
     step = txn.get("step")
+    held = chart.deposit_liability is not None  # ca-qc: deposits are a liability, not A/R credits
     if step == "deposit-applied":
-        return application_plan(txn, key, chart)
+        return deposit_credit_plan(txn, key, chart) if held else application_plan(txn, key, chart)
     if step is None and txn.event_type in DOCUMENT_ENTITIES and txn.get("source-event"):
         return sales_plan(txn, key, chart)
+    if step is None and txn.event_type == "deposit.received" and held:
+        return entry_plan(txn, key, chart)
     if step is None and txn.event_type in PAYMENT_EVENTS:
         return payment_plan(txn, key, chart)
     return entry_plan(txn, key, chart)
@@ -308,13 +363,16 @@ def _one_customer(txn: LedgerTxn, lines: Sequence[EntryLine]) -> str:
     return customers.pop()
 
 
-def payment_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> PaymentPlan:
+def payment_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> PaymentPlan | EntryPlan:
     """A payment or a deposit: money in, the customer's A/R credited.
 
     Raises:
         PermanentError: when the postings are not money in against one customer.
     """
     lines = entry_lines(txn, chart)
+    kept = [line for line in lines if line.customer and line.account != chart.receivable]
+    if kept:
+        return _split_payment(txn, key, chart, lines, kept)
     money = [line for line in lines if line.customer is None]
     if len(money) != 1 or money[0].amount <= 0 or len(lines) != 2:
         raise PermanentError(f"seq {txn.seq}: a payment must move money against one customer's balance")
@@ -325,6 +383,33 @@ def payment_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> PaymentPlan:
     return PaymentPlan(key, txn.date, _customer(txn, component), money[0].amount, money[0].account,
                        txn.get("invoice") if applied > 0 else None, max(applied, ZERO),
                        reference[:PAYMENT_REF_MAX] if reference else None, _holder(txn), _memo(txn))
+
+
+def _split_payment(txn: LedgerTxn, key: str, chart: ChartMap, lines: tuple[EntryLine, ...],
+                   kept: list[EntryLine]) -> PaymentPlan | EntryPlan:
+    """ca-qc: a payment whose excess the ledger keeps on Customer Deposits.
+
+    The Payment takes what goes to A/R; the excess is a JournalEntry from the
+    same money account to Customer Deposits (a Payment's unapplied amount
+    would sit in A/R). All excess: the JournalEntry alone.
+    """
+    money = [line for line in lines if line.customer is None]
+    own = [line for line in lines if line.account == chart.receivable]
+    if len(money) != 1 or money[0].amount <= 0 or len(own) > 1 or len(lines) != len(kept) + len(own) + 1:
+        raise PermanentError(f"seq {txn.seq}: a payment must move money against one customer's balance")
+    excess = -sum((line.amount for line in kept), ZERO)
+    rest = EntryPlan("JournalEntry", f"{key}/rest", txn.date, _memo(txn),
+                     (EntryLine(money[0].account, excess), *kept),
+                     tuple(_customer(txn, c) for c in dict.fromkeys(line.customer for line in kept if line.customer)))
+    if not own:
+        return EntryPlan("JournalEntry", key, txn.date, _memo(txn), (money[0], *kept), rest.customers)
+    applied = -own[0].amount
+    if applied <= 0 or money[0].amount != applied + excess:
+        raise PermanentError(f"seq {txn.seq}: a payment must move money against one customer's balance")
+    reference = txn.get("reference")
+    return PaymentPlan(key, txn.date, _customer(txn, _one_customer(txn, own)), applied, money[0].account,
+                       txn.get("invoice"), applied, reference[:PAYMENT_REF_MAX] if reference else None, _holder(txn),
+                       _memo(txn), rest)
 
 
 def application_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> ApplicationPlan:
@@ -360,38 +445,127 @@ def sales_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> SalesPlan:
     if component is None:
         raise PermanentError(f"seq {txn.seq}: a document needs exactly one customer 411 posting")
     sign = Decimal(1) if entity == "Invoice" else Decimal(-1)
-    nets, vat = _booked(txn, sign, chart)
+    nets, vat, rounding = _booked(txn, sign, chart)
     lines = _lines(event.get("lines") or [], nets, chart)
+    for number, amount in rounding.items():
+        item = ItemPlan(f"partida-rounding-{number}", "Rounding", account_spec(chart, number), "Service")
+        lines += (SalesLine("Rounding (printed net)", item, Decimal(1), amount, amount, _untaxed(txn, chart)),)
+    lines, taxes = _taxes(txn, lines, vat, chart)
     due = txn.get("due-date")
     return SalesPlan(
         entity=entity, key=key, number=event.get("number") or "",
         credited=event.get("invoice") if entity == "CreditMemo" else None,
         customer=_customer(txn, component), date=txn.date,
-        due_date=datetime.date.fromisoformat(due) if due else None, memo=_memo(txn), lines=lines,
-        vat=tuple(sorted(((rate, vat.get(rate, ZERO)) for rate in {line.rate for line in lines}), reverse=True)),
+        due_date=datetime.date.fromisoformat(due) if due else None, memo=_memo(txn), lines=lines, vat=taxes,
     )
 
 
+def _untaxed(txn: LedgerTxn, chart: ChartMap) -> None:
+    """The rate of a line that bears no tax by nature: None, the chart's untaxed code."""
+    if chart.untaxed_code is None:
+        raise PermanentError(f"seq {txn.seq}: chart {chart.name} has no QuickBooks code for an untaxed line")
+
+
+def _taxes(txn: LedgerTxn, lines: tuple[SalesLine, ...], vat: Mapping[Decimal, Decimal],
+           chart: ChartMap) -> tuple[tuple[SalesLine, ...], tuple[tuple[Decimal, Decimal], ...]]:
+    """The document's tax per component of its lines' codes, largest rate first.
+
+    A component QuickBooks would not take (more than 0.01 per line off its
+    own per-line computation) keeps what it takes; the rest becomes a line
+    on the component's tax account (``chart.untaxed_code``), so it is booked
+    where the ledger has it, never lost.
+    """
+    components = sorted({c for line in lines if line.rate is not None for c in chart.components(line.rate)},
+                        reverse=True)
+    stray = sorted(f"{rate:f} %" for rate, amount in vat.items() if amount and rate not in components)
+    if stray:
+        raise PermanentError(f"seq {txn.seq}: tax booked at {', '.join(stray)} that no line of the document bears")
+    taxes, extra = [], []
+    for component in components:
+        taxed = [line.amount for line in lines if line.rate is not None and component in chart.components(line.rate)]
+        computed = sum((cents(amount * component / 100) for amount in taxed), ZERO)
+        booked, tolerance = vat.get(component, ZERO), CENT * len(taxed)
+        gap = booked - computed
+        if abs(gap) > tolerance and chart.untaxed_code is not None:
+            rest = gap - tolerance if gap > 0 else gap + tolerance
+            item = ItemPlan(f"partida-tax-{component:f}", f"Tax adjustment {component:f} %",
+                            chart.tax_account_for(component), "Service")
+            extra.append(SalesLine(f"Tax adjustment {component:f} % (printed tax)", item, Decimal(1), rest, rest,
+                                   None))
+            booked -= rest
+        taxes.append((component, booked))
+    return lines + tuple(extra), tuple(taxes)
+
+
 def _booked(txn: LedgerTxn, sign: Decimal, chart: ChartMap) -> tuple[dict[tuple[str, Decimal], Decimal],
-                                                                        dict[Decimal, Decimal]]:
-    """Nets per (revenue number, rate) and VAT per rate, as magnitudes."""
+                                                                        dict[Decimal, Decimal], dict[str, Decimal]]:
+    """Nets per (revenue number, rate), tax per component rate and the
+    printed-net rounding per number, as magnitudes."""
     nets: dict[tuple[str, Decimal], Decimal] = {}
     vat: dict[Decimal, Decimal] = {}
+    rounding: dict[str, Decimal] = {}
     unrated = ZERO  # a credit note books its VAT total only (split over 44574 and 44571)
     for posting in txn.postings:
         number, amount, rate = number_of(posting.account), -posting.amount * sign, posting.get("vat-rate")
         if number in chart.receivable_numbers:
             continue
         if number in chart.tax_numbers:
-            if rate is None:
+            component = Decimal(rate) if rate is not None else chart.component_of(number)
+            if component is None:
                 unrated += amount
             else:
-                vat[Decimal(rate)] = vat.get(Decimal(rate), ZERO) + amount
+                vat[component] = vat.get(component, ZERO) + amount
+        elif posting.get("rounding") is not None:
+            rounding[number] = rounding.get(number, ZERO) + amount
         elif rate is None:
             raise PermanentError(f"seq {txn.seq}: revenue posting on {number} has no vat-rate")
         else:
             nets[(number, Decimal(rate))] = nets.get((number, Decimal(rate)), ZERO) + amount
-    return nets, _split_vat(nets, vat, unrated)
+    return nets, _split_vat(nets, vat, unrated), {n: a for n, a in rounding.items() if a}
+
+
+def deposit_credit_plan(txn: LedgerTxn, key: str, chart: ChartMap) -> SalesPlan:
+    """ca-qc: a deposit applied to its invoice -> a CreditMemo on the deposit item.
+
+    The line's amount is what leaves Customer Deposits (a prepayment's
+    pre-tax part); a prepayment's tax goes as TaxLines under the code made
+    of its components, a security deposit's line is untaxed.
+
+    Raises:
+        PermanentError: when the postings are not Customer Deposits (and
+            tax) against one customer's receivable for an invoice.
+    """
+    receivable = [p for p in txn.postings if number_of(p.account) in chart.receivable_numbers]
+    component = remote_account(chart, receivable[0].account)[1] if len(receivable) == 1 else None
+    invoice = txn.get("invoice")
+    if component is None or not invoice:
+        raise PermanentError(f"seq {txn.seq}: a deposit application needs an invoice and its customer")
+    held, taxes = ZERO, {}
+    for posting in txn.postings:
+        number = number_of(posting.account)
+        if number == chart.deposit_liability:
+            held += posting.amount
+        elif number in chart.tax_numbers:
+            rate = posting.get("vat-rate")
+            percent = Decimal(rate) if rate is not None else chart.component_of(number)
+            if percent is None:
+                raise PermanentError(f"seq {txn.seq}: tax posting on {number} names no component rate")
+            taxes[percent] = taxes.get(percent, ZERO) + posting.amount
+        elif number not in chart.receivable_numbers:
+            raise PermanentError(f"seq {txn.seq}: a deposit application does not post to {number}")
+    taxes = {percent: amount for percent, amount in taxes.items() if amount}
+    code = chart.code_of(frozenset(taxes)) if taxes else _untaxed(txn, chart)
+    if taxes and code is None:
+        raise PermanentError(f"seq {txn.seq}: no tax code of chart {chart.name} is made of "
+                             f"{', '.join(f'{r:f} %' for r in sorted(taxes))}")
+    item = ItemPlan("partida-deposit-applied", "Customer deposit applied",
+                    account_spec(chart, str(chart.deposit_liability)), "Service")
+    what = f"booking {txn.get('booking')}" if txn.get("booking") else f"invoice {invoice}"
+    line = SalesLine(f"Customer deposit applied ({what})", item, Decimal(1), held, held, code)
+    lines, vat = _taxes(txn, (line,), taxes, chart)
+    return SalesPlan(entity="CreditMemo", key=key, number=doc_ref(key), credited=invoice,
+                     customer=_customer(txn, component), date=txn.date, due_date=None, memo=_memo(txn),
+                     lines=lines, vat=vat)
 
 
 def _split_vat(nets: Mapping[tuple[str, Decimal], Decimal], vat: dict[Decimal, Decimal],
@@ -425,7 +599,7 @@ def _lines(raw: list[dict[str, Any]], nets: Mapping[tuple[str, Decimal], Decimal
 
 def _line(raw: dict[str, Any], group: tuple[str, Decimal], amount: Decimal, chart: ChartMap) -> SalesLine:
     number, rate = group
-    account = chart.accounts.get(number) or _generated(f"Income:{number}")
+    account = account_spec(chart, number)
     kind: Literal["Service", "NonInventory"] = "NonInventory" if number in chart.goods_income else "Service"
     product = raw.get("product")
     if product:
@@ -462,10 +636,11 @@ def remote_postings(target: Plan, chart: ChartMap = FR_PCG) -> tuple[EntryLine, 
         sign = Decimal(1) if target.entity == "Invoice" else Decimal(-1)
         raw.append(EntryLine(chart.receivable, sign * target.total, target.customer.component))
         raw += [EntryLine(line.item.account, -sign * line.amount) for line in target.lines]
-        raw += [EntryLine(chart.tax_account, -sign * amount) for _, amount in target.vat]
+        raw += [EntryLine(chart.tax_account_for(rate), -sign * amount) for rate, amount in target.vat]
     elif isinstance(target, PaymentPlan):
         raw += [EntryLine(target.deposit_to, target.total),
                 EntryLine(chart.receivable, -target.total, target.customer.component)]
+        raw += target.rest.lines if target.rest is not None else ()
     elif isinstance(target, EntryPlan):
         raw += target.lines
     sums: dict[tuple[AccountSpec, str | None], Decimal] = {}
@@ -511,19 +686,23 @@ def account_body(spec: AccountSpec) -> Record:
 
 
 def sales_body(doc: SalesPlan, customer_id: str, item_ids: Mapping[str, str],
-               tax: Mapping[Decimal, TaxRef]) -> Record:
-    """``POST /invoice`` or ``/creditmemo``, carrying the ledger's VAT per rate."""
+               tax: Mapping[Decimal | None, TaxRef]) -> Record:
+    """``POST /invoice`` or ``/creditmemo``, carrying the ledger's tax per component rate."""
     lines = [{
         "Description": line.description[:4000], "Amount": line.amount, "DetailType": "SalesItemLineDetail",
         "SalesItemLineDetail": {"ItemRef": _ref(item_ids[line.item.sku]), "Qty": line.quantity,
                                 "UnitPrice": line.unit_price, "TaxCodeRef": _ref(tax[line.rate].code_id)},
     } for line in doc.lines]
-    net_of = {rate: sum((line.amount for line in doc.lines if line.rate == rate), ZERO) for rate, _ in doc.vat}
-    tax_lines = [{
-        "Amount": amount, "DetailType": "TaxLineDetail",
-        "TaxLineDetail": {"TaxRateRef": _ref(tax[rate].rate_id), "PercentBased": True, "TaxPercent": rate,
-                          "NetAmountTaxable": net_of[rate]},
-    } for rate, amount in doc.vat]
+    rates_of = [tax[line.rate].rate_ids(line.rate) for line in doc.lines]
+    tax_lines = []
+    for rate, amount in doc.vat:
+        rate_id = next((ids[rate] for ids in rates_of if rate in ids), None)
+        if rate_id is None:
+            raise PermanentError(f"{doc.entity} {doc.number}: no QuickBooks tax rate of {rate:f} % in the lines' codes")
+        net = sum((line.amount for line, ids in zip(doc.lines, rates_of, strict=True) if rate in ids), ZERO)
+        tax_lines.append({"Amount": amount, "DetailType": "TaxLineDetail",
+                          "TaxLineDetail": {"TaxRateRef": _ref(rate_id), "PercentBased": True, "TaxPercent": rate,
+                                            "NetAmountTaxable": net}})
     body: Record = {
         "DocNumber": doc_number(doc.number), "TxnDate": doc.date.isoformat(), "CustomerRef": _ref(customer_id),
         "GlobalTaxCalculation": "TaxExcluded", "Line": lines,
@@ -619,9 +798,10 @@ def describe(txn: LedgerTxn, key: str, chart: ChartMap = FR_PCG) -> list[str]:
         return _describe_sales(target)
     if isinstance(target, PaymentPlan):
         applied = f", {fmt(target.applied)} applied to invoice {target.invoice}" if target.invoice else ""
+        rest = [f"POST /journalentry {target.date}: {_lines_text(target.rest.lines)}"] if target.rest else []
         return [f"find or create customer {target.customer.ref or target.customer.component}",
                 f"POST /payment {target.date}: {fmt(target.total)} into {target.deposit_to.name}{applied}, "
-                f"{fmt(target.total - target.applied)} unapplied"]
+                f"{fmt(target.total - target.applied)} unapplied", *rest]
     if isinstance(target, ApplicationPlan):
         return [f"GET /query payments of customer {target.customer.ref or target.customer.component}",
                 f"POST /payment (sparse update): apply {fmt(target.amount)} of {target.holder}'s unapplied "
@@ -631,7 +811,7 @@ def describe(txn: LedgerTxn, key: str, chart: ChartMap = FR_PCG) -> list[str]:
 
 
 def _describe_sales(doc: SalesPlan) -> list[str]:
-    codes = ", ".join(f"{rate:f} %" for rate, _ in doc.vat)
+    codes = ", ".join(f"{rate:f} %" for rate, _ in doc.vat) or "none"
     out = [f"find or create customer {doc.customer.ref or doc.customer.component}"]
     out += [f"find or create item {item.sku} ({item.name}, {item.account.name})" for item in doc.items]
     out.append(f"POST /{doc.entity.lower()} {doc.number} {doc.date}: {len(doc.lines)} line(s), {fmt(doc.net)} + "

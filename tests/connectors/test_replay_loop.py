@@ -109,3 +109,45 @@ def test_dry_run_sends_nothing_and_since_filters(ledger: Path) -> None:
     import datetime
     later = sync(ledger, connector, since=datetime.date(2027, 1, 1), retry=NO_WAIT)
     assert later.sent == 4  # only booking 1 is dated 2027
+
+
+class ScriptedMany(Scripted):
+    """A connector that takes windows (``push_many``): per call, each item's outcome as told."""
+
+    def __init__(self, window: int, script: dict[int, list[Exception]] | None = None):
+        super().__init__(script)
+        self.window = window
+        self.windows: list[list[int]] = []
+
+    def push_many(self, work: list[tuple[LedgerTxn, str, bool]]) -> list[object]:
+        self.windows.append([txn.seq for txn, _, _ in work])
+        out: list[object] = []
+        for txn, key, uncertain in work:
+            try:
+                out.append(self.push(txn, key, uncertain))
+            except Exception as exc:  # noqa: BLE001 - handed back as the item's outcome
+                out.append(exc)
+        return out
+
+
+def test_windows_record_each_outcome_and_look_up_only_what_may_have_landed(ledger: Path) -> None:
+    from connectors.errors import Deferred
+
+    connector = ScriptedMany(5, {2: [TransientError("502")], 3: [Deferred("waits for seq 2")],
+                                 7: [PermanentError("422: refused")]})
+    summary = sync(ledger, connector, retry=NO_WAIT)
+    assert connector.windows == [[1, 2, 3, 4, 5], [2, 3], [6, 7, 8, 9, 10], [11, 12]]  # in order, retried alone
+    calls = {(seq, uncertain) for seq, _, uncertain in connector.calls if seq in (2, 3)}
+    assert calls == {(2, False), (2, True), (3, False)}  # seq 2 may have landed: looked up; seq 3 was never sent
+    assert summary.failed == [(7, summary.failed[0][1], "422: refused")]
+    assert (summary.sent, summary.exists) == (10, 1)
+    counts = status(ledger, "pennylane").counts
+    assert (counts["synced"], counts["failed"], counts["uncertain"]) == (11, 1, 0)
+
+
+def test_an_auth_error_in_a_window_stops_the_run_and_leaves_the_rest_uncertain(ledger: Path) -> None:
+    connector = ScriptedMany(4, {6: [AuthError("the refresh token was refused (invalid_grant)")]})
+    summary = sync(ledger, connector, retry=NO_WAIT)
+    assert summary.stopped and "partida connect pennylane" in summary.stopped
+    assert summary.sent == 7 and summary.left == 5  # seq 6 and the 4 transactions of the last window
+    assert status(ledger, "pennylane").counts["uncertain"] == 1

@@ -60,6 +60,7 @@ def run_batch(call: Call) -> Answer:
     seen: set[str] = set()
     answers = [_run_item(call.sandbox, call.books, item, seen) for item in items]
     call.sandbox.stats["batch_items"] += len(items)
+    call.sandbox.stats["batch_requests"] += 1
     return 200, {"BatchItemResponse": answers}
 
 

@@ -28,6 +28,7 @@ from connectors.quickbooks import charts
 from connectors.quickbooks import mapping
 from connectors.quickbooks import references
 from connectors.quickbooks import xsd
+from connectors.quickbooks.connector import WINDOW
 from connectors.quickbooks.connector import QuickBooksConnector
 from connectors.quickbooks.mapping import ApplicationPlan
 from connectors.quickbooks.sandbox import create_app
@@ -142,12 +143,13 @@ class Remote:
     clients: list[httpx.Client] = field(default_factory=list)
 
     def connector(self, *, pacer: Pacer | None = None, batch_pacer: Pacer | None = None,
-                  transport: httpx.BaseTransport | None = None) -> QuickBooksConnector:
+                  transport: httpx.BaseTransport | None = None, window: int = WINDOW) -> QuickBooksConnector:
         token = self.admin.post(f"/sandbox/companies/{self.realm}/tokens").json()["access_token"]
         http = httpx.Client(base_url=f"{self.base}/v3/company/{self.realm}", transport=transport, timeout=30,
                             headers={"authorization": f"Bearer {token}"})
         self.clients.append(http)
-        return QuickBooksConnector(http, pacer=pacer or Pacer(*UNPACED), batch_pacer=batch_pacer or Pacer(*UNPACED))
+        return QuickBooksConnector(http, pacer=pacer or Pacer(*UNPACED), batch_pacer=batch_pacer or Pacer(*UNPACED),
+                                   window=window)
 
     def state(self) -> dict[str, Any]:
         return dict(self.admin.get("/sandbox/state").json())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from qbo_support import WINDOW
 from qbo_support import Ledger
 from qbo_support import XsdTransport
 from qbo_support import assert_one_object_per_transaction
@@ -99,17 +100,20 @@ def test_the_season_syncs_once_equals_the_ledger_and_fits_intuits_xsd(ledger: Le
     assert transport.problems == []
 
 
-def test_a_lost_replay_state_or_a_cold_uncertain_replay_creates_nothing(ledger: Ledger) -> None:
+@pytest.mark.parametrize("window", [1, WINDOW], ids=["one-by-one", "batched"])
+def test_a_lost_replay_state_or_a_cold_uncertain_replay_creates_nothing(ledger: Ledger, window: int) -> None:
     with sandbox() as remote:
-        replay(ledger, remote.connector())
+        replay(ledger, remote.connector(window=window))
         before = remote.company()
 
-        # The replay state is lost: everything goes again, under the same keys,
-        # so the same requestids: QuickBooks answers with what it stored.
+        # The replay state is lost: everything goes again, under the same keys.
         (ledger.root / "sync" / "quickbooks.sqlite3").unlink()
-        replay(ledger, remote.connector())
+        summary = replay(ledger, remote.connector(window=window))
         assert remote.company()["counts"] == before["counts"]
-        assert remote.state()["requests"]["requestid_replays"] > 0
+        if window == 1:  # the same requestids: QuickBooks answers with what it stored
+            assert remote.state()["requests"]["requestid_replays"] > 0
+        else:  # the window's first document is there: every transaction is looked up, none written
+            assert (summary.sent, summary.exists) == (0, len(ledger.txns))
 
         # A new process, every push uncertain: found by its key, nothing sent.
         cold = remote.connector()
@@ -148,10 +152,14 @@ def test_under_the_fault_plan_the_result_equals_a_clean_runs(ledger: Ledger, cle
     # suite short; what they test (a late answer) is the same.
     plan = dataclasses.replace(parse_fault_plan("42:10%"), slow_s=0.2)
     with sandbox(faults=plan) as remote:
-        connector = remote.connector()
+        # Windows of 20 transactions: more, smaller batches, so more requests meet a fault
+        # (with this plan, writes dropped after their commit among them).
+        connector = remote.connector(window=20)
         summary = replay(ledger, connector)
-        faults = remote.state()["requests"]["faults"]
-        assert faults.get("drop", 0) > 3 and faults.get("429", 0) > 10 and faults.get("5xx", 0) > 3
+        requests = remote.state()["requests"]
+        faults, item_faults = requests["faults"], requests["item_faults"]
+        assert faults.get("drop", 0) >= 2 and faults.get("429", 0) > 10 and faults.get("5xx", 0) > 3
+        assert sum(item_faults.values()) > 3  # batch items failing on their own
         assert summary.exists > 0 and (summary.failed, summary.parked) == ([], [])
         company = remote.company()
         assert comparable(company, connector) == clean_run
@@ -174,15 +182,19 @@ class FakeClock:
             self.now += seconds
 
 
-def test_the_real_limits_give_no_429(ledger: Ledger) -> None:
+@pytest.mark.parametrize("window", [1, 8], ids=["one-by-one", "small-batches"])
+def test_the_real_limits_give_no_429(ledger: Ledger, window: int) -> None:
     clock = FakeClock()
     with sandbox(rate_limit=(500, 60.0), batch_rate_limit=(40, 60.0), concurrency=10, clock=clock) as remote:
         connector = remote.connector(pacer=Pacer(500, 60.0, clock=clock, sleep=clock.sleep),
-                                     batch_pacer=Pacer(40, 60.0, clock=clock, sleep=clock.sleep))
+                                     batch_pacer=Pacer(40, 60.0, clock=clock, sleep=clock.sleep), window=window)
         started = clock.now
         replay(ledger, connector)
         requests = remote.state()["requests"]
-    assert connector.api.requests > 500  # more than one minute's budget...
+    if window == 1:
+        assert connector.api.requests > 500  # more than one minute's budget...
+    else:  # windows of 8 make many small batches
+        assert connector.api.batches > 40  # more than one minute's batch budget...
     assert clock.now - started >= 60.0  # ...so the pacer waited a (virtual) minute...
     assert requests.get("rate_limited", 0) == 0 and requests.get("concurrency_limited", 0) == 0  # ...and no 429
 
