@@ -145,6 +145,7 @@ def test_ten_percent_fault_plan_drops_after_commit_included(source: Ledger, refe
     # wait 0.2 s instead of 2 s to keep the test short.
     plan = dataclasses.replace(parse_fault_plan("42:10%"), slow_s=0.2)
     with sandbox(faults=plan) as remote:
+        # Windows of 8 transactions: many small batches, so more requests meet a fault.
         env = {**connect(remote, ledger, tmp_path), **FAST, "PARTIDA_QUICKBOOKS_WINDOW": "8"}
         for _ in range(6):  # a run may stop on a long outage streak; the next one resumes
             result = partida(*sync_args(ledger)[1:], env=env)
