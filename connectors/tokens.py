@@ -11,7 +11,6 @@ used. No token is ever printed or logged.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from pathlib import Path
 from typing import Generator
 
 import httpx
-from filelock import FileLock
 
 from .errors import AuthError
+from .private_file import PrivateJsonFile
 
 TOKENS_ENV = "PARTIDA_TOKENS"
 EXPIRY_MARGIN_S = 60
@@ -56,27 +55,15 @@ class Credentials:
 
 class TokenStore:
     def __init__(self, path: Path | None = None):
-        self.path = path or tokens_path()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)  # owner only, whatever the umask or whoever made it
-        self._lock = FileLock(str(self.path) + ".lock", timeout=60, mode=0o600)
+        self.file = PrivateJsonFile(path or tokens_path())
+        self.path = self.file.path
+        self._lock = self.file.lock
 
     def _read(self) -> dict[str, dict[str, object]]:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
+        return self.file.read()
 
     def _write(self, data: dict[str, dict[str, object]]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        self.file.write(data)
 
     def get(self, key: str) -> Credentials | None:
         entry = self._read().get(key)

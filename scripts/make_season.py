@@ -766,8 +766,10 @@ def build(rng: random.Random) -> list[dict]:
     return finalize(s.pending)
 
 
-def finalize(pending: list[tuple[date, int, int, dict]]) -> list[dict]:
-    """Sort by date (stable), then give ids and final numbers in that order."""
+def finalize(pending: list[tuple[date, int, int, dict]], formats: dict[str, str] | None = None,
+             id_prefix: str = "evt") -> list[dict]:
+    """Sort by date (stable), then give ids, final numbers and new customer refs in that order."""
+    formats = formats or NUMBER_FORMATS
     numbers: dict[str, str] = {}
     counters: Counter = Counter()
 
@@ -775,7 +777,7 @@ def finalize(pending: list[tuple[date, int, int, dict]]) -> list[dict]:
         if tmp not in numbers:
             prefix = tmp.split("-")[1]
             counters[prefix] += 1
-            numbers[tmp] = NUMBER_FORMATS[prefix].format(counters[prefix])
+            numbers[tmp] = formats[prefix].format(counters[prefix])
         return numbers[tmp]
 
     events = []
@@ -785,8 +787,8 @@ def finalize(pending: list[tuple[date, int, int, dict]]) -> list[dict]:
                 event[key] = final(event[key])
         if "customer" in event and event["customer"]["ref"] is None:
             counters["C"] += 1
-            event["customer"]["ref"] = NUMBER_FORMATS["C"].format(counters["C"])
-        events.append({"id": f"evt-{index:06d}", **event})
+            event["customer"]["ref"] = formats["C"].format(counters["C"])
+        events.append({"id": f"{id_prefix}-{index:06d}", **event})
     return events
 
 

@@ -36,7 +36,6 @@ Usage, from the repository root: ``python scripts/make_season_qc.py``.
 
 from __future__ import annotations
 
-import json
 import random
 import unicodedata
 from collections import Counter
@@ -44,6 +43,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from make_season import finalize, write  # numbering and output shared with the French season
 
 OUTPUT = Path(__file__).resolve().parent.parent / "ledgers" / "example-qc" / "season.jsonl"
 START, END = date(2026, 1, 8), date(2026, 12, 20)
@@ -431,42 +432,11 @@ def build(rng: random.Random) -> list[dict]:
     open_december(s, SNOWSHOE, 4, "prepayment")
     open_december(s, DOGSLED, 4, "security")
     cash_drawer(s)
-    return finalize(s.pending)
+    return finalize(s.pending, FORMATS, "qc")
 
 
 FORMATS = {"B": "RES-2026-{:03d}", "INV": "FAC-2026-{:04d}", "CN": "NC-2026-{:04d}", "GC": "CC-2026-{:03d}",
            "C": "CLI-{:04d}"}
-
-
-def finalize(pending: list[tuple[date, int, int, dict]]) -> list[dict]:
-    """Sort by date (stable), then give ids, numbers and customer refs in that order."""
-    numbers: dict[str, str] = {}
-    counters: Counter = Counter()
-
-    def final(tmp: str) -> str:
-        if tmp not in numbers:
-            prefix = tmp.split("-")[1]
-            counters[prefix] += 1
-            numbers[tmp] = FORMATS[prefix].format(counters[prefix])
-        return numbers[tmp]
-
-    events = []
-    for index, (_, _, _, event) in enumerate(sorted(pending, key=lambda p: p[:3]), start=1):
-        for key in ("booking", "number", "invoice", "code", "voucher"):
-            if key in event:
-                event[key] = final(event[key])
-        if "customer" in event and event["customer"]["ref"] is None:
-            counters["C"] += 1
-            event["customer"]["ref"] = FORMATS["C"].format(counters["C"])
-        events.append({"id": f"qc-{index:06d}", **event})
-    return events
-
-
-def write(events: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for event in events:
-            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def main() -> None:

@@ -16,14 +16,13 @@ it changes, so a rotation needs no restart.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets as random_source
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from connectors.private_file import PrivateJsonFile
 
 SECRETS_ENV = "PARTIDA_WEBHOOK_SECRETS"
 GRACE_S = 600
@@ -56,27 +55,16 @@ class LedgerSecrets:
 
 class SecretStore:
     def __init__(self, path: Path | None = None):
-        self.path = path or secrets_path()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)  # owner only, whatever the umask or whoever made it
-        self._lock = FileLock(str(self.path) + ".lock", timeout=60, mode=0o600)
+        self.file = PrivateJsonFile(path or secrets_path())
+        self.path = self.file.path
+        self._lock = self.file.lock
         self._cache: tuple[tuple[int, int], dict[str, dict[str, object]]] | None = None
 
     def _read(self) -> dict[str, dict[str, object]]:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
+        return self.file.read()
 
     def _write(self, data: dict[str, dict[str, object]]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        self.file.write(data)
 
     def get(self, root: Path) -> LedgerSecrets | None:
         """The ledger's secrets; the file is read again only when it changed."""

@@ -61,6 +61,17 @@ def amount_of(cell: str) -> Decimal:
     return Decimal(cell.split()[0]) if cell else Decimal("0")
 
 
+def number_balances(root: Path) -> dict[str, Decimal]:
+    """Balance per account number (``Assets:411-Clients:C-X`` -> ``411``), customer
+    sub-accounts folded in, read with the real ``bean-query``."""
+    rows = bean_query(root / "main.beancount", "SELECT account, sum(position) AS total GROUP BY account")
+    out: dict[str, Decimal] = {}
+    for row in rows:
+        number = row["account"].split(":")[1].split("-")[0]
+        out[number] = out.get(number, Decimal(0)) + amount_of(row["total"])
+    return out
+
+
 def jsonl(*events: dict[str, Any]) -> bytes:
     return ("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n").encode()
 

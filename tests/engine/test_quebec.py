@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import amount_of, assert_clean, bean_query, jsonl, partida, snapshot
+from conftest import assert_clean, bean_query, jsonl, number_balances, partida, snapshot
 from factories import credit_note, deposit, forfeit, invoice, payment, refund, voucher
 
 QC = {"ref": "QC-0001", "name": "Marie-Ève Tremblay", "kind": "individual"}
@@ -38,16 +38,6 @@ def record(root: Path, *events: dict) -> None:
     assert_clean(root)
 
 
-def balances(root: Path) -> dict[str, Decimal]:
-    """Balance per account number, customer sub-accounts folded in (bean-query)."""
-    rows = bean_query(root / "main.beancount", "SELECT account, sum(position) AS total GROUP BY account")
-    out: dict[str, Decimal] = {}
-    for row in rows:
-        number = row["account"].split(":")[1].split("-")[0]
-        out[number] = out.get(number, Decimal(0)) + amount_of(row["total"])
-    return out
-
-
 def postings_of(root: Path, event_id: str) -> list[tuple[str, Decimal]]:
     rows = bean_query(root / "main.beancount",
                       f"SELECT account, number WHERE entry_meta('event-id') = '{event_id}' ORDER BY lineno")
@@ -55,7 +45,7 @@ def postings_of(root: Path, event_id: str) -> list[tuple[str, Decimal]]:
 
 
 def assert_balances(root: Path, expected: dict[str, str]) -> None:
-    got = balances(root)
+    got = number_balances(root)
     for number, amount in expected.items():
         assert got.get(number, Decimal(0)) == Decimal(amount), (number, got)
 

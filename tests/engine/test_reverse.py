@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import BIN, amount_of, assert_clean, bean_query, jsonl, partida, snapshot
+from conftest import BIN, assert_clean, bean_query, jsonl, number_balances, partida, snapshot
 from factories import deposit, invoice, many_events, payment
 
 WORKED = [
@@ -18,15 +18,6 @@ WORKED = [
     invoice("e2", "F-1", [("2", "125.00", "20")], "2026-06-20", booking="B-1001"),
     payment("e3", "F-1", "210.00", "2026-06-20"),
 ]
-
-
-def balances(root: Path) -> dict[str, Decimal]:
-    rows = bean_query(root / "main.beancount", "SELECT account, sum(position) AS total GROUP BY account")
-    out: dict[str, Decimal] = {}
-    for row in rows:
-        number = row["account"].split(":")[1].split("-")[0]
-        out[number] = out.get(number, Decimal(0)) + amount_of(row["total"])
-    return out
 
 
 def reverse(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +38,7 @@ def test_a_reversed_payment_nets_to_zero_and_reopens_its_invoice(ledger: Path) -
     reason = bean_query(ledger / "main.beancount",
                         "SELECT DISTINCT entry_meta('reason') AS reason, date WHERE entry_meta('event-type') = 'reversal'")
     assert reason == [{"reason": "card payment charged back", "date": "2026-06-25"}]
-    totals = balances(ledger)
+    totals = number_balances(ledger)
     assert totals["411"] == Decimal("210.00") and totals["44574"] == Decimal("-35.00")
     assert partida("check", "--ledger", str(ledger)).returncode == 0
     assert partida("verify", "--ledger", str(ledger)).returncode == 0
@@ -56,7 +47,7 @@ def test_a_reversed_payment_nets_to_zero_and_reopens_its_invoice(ledger: Path) -
     # payment settles it (were it still paid, 210.00 would land on 4191).
     partida("record", "--ledger", str(ledger), "-", check=True,
             input=jsonl(payment("e3-bis", "F-1", "210.00", "2026-06-26")))
-    totals = balances(ledger)
+    totals = number_balances(ledger)
     assert totals["411"] == 0 and totals.get("4191", Decimal(0)) == 0 and totals["44574"] == 0
     assert partida("check", "--ledger", str(ledger)).returncode == 0
 
@@ -68,7 +59,7 @@ def test_the_state_rebuilt_from_files_knows_the_reversal(ledger: Path) -> None:
         path.unlink()
     partida("record", "--ledger", str(ledger), "-", check=True,
             input=jsonl(payment("e3-bis", "F-1", "210.00", "2026-06-26")))
-    assert balances(ledger)["411"] == 0
+    assert number_balances(ledger)["411"] == 0
     assert partida("check", "--ledger", str(ledger)).returncode == 0
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import amount_of, assert_clean, bean_query, jsonl, partida
+from conftest import assert_clean, bean_query, jsonl, number_balances, partida
 from factories import deposit, invoice, payment
 
 WORKED = [
@@ -22,22 +22,13 @@ EXPECTED = {
 }
 
 
-def pcg_balances(main: Path) -> dict[str, Decimal]:
-    rows = bean_query(main, "SELECT account, sum(position) AS total GROUP BY account")
-    out: dict[str, Decimal] = {}
-    for row in rows:
-        number = row["account"].split(":")[1].split("-")[0]
-        out[number] = out.get(number, Decimal(0)) + amount_of(row["total"])
-    return out
-
-
 @pytest.mark.parametrize("policy", ["receipts", "debits"])
 def test_worked_example_balances_through_bean_query(tmp_path: Path, policy: str) -> None:
     root = tmp_path / "l"
     partida("init", "--ledger", str(root), "--company", "Demo", "--vat-policy", policy, check=True)
     partida("record", "--ledger", str(root), "-", input=jsonl(*WORKED), check=True)
     assert_clean(root)
-    balances = pcg_balances(root / "main.beancount")
+    balances = number_balances(root)
     for number, expected in EXPECTED.items():
         assert balances.get(number, Decimal(0)) == expected, (number, balances)
 
