@@ -1,26 +1,33 @@
-"""The committed example ledger is exactly what recording its season gives."""
+"""The committed example ledgers are exactly what recording their seasons gives."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import REPO, assert_clean, partida, snapshot
 
-EXAMPLE = REPO / "ledgers" / "example"
+EXAMPLES = [
+    pytest.param("example", ("--company", "Les Gorges Vives SARL"), id="fr-pcg"),
+    pytest.param("example-qc", ("--company", "Aventures Laurentides inc.", "--chart", "ca-qc"), id="ca-qc"),
+]
 
 
-def test_example_ledger_is_the_recorded_season(tmp_path: Path) -> None:
-    root = tmp_path / "example"
-    partida("init", "--ledger", str(root), "--company", "Les Gorges Vives SARL", check=True)
-    partida("record", "--ledger", str(root), str(EXAMPLE / "season.jsonl"), check=True)
-    committed = {k: v for k, v in snapshot(EXAMPLE).items() if k != "season.jsonl"}
+@pytest.mark.parametrize(("name", "init"), EXAMPLES)
+def test_example_ledger_is_the_recorded_season(tmp_path: Path, name: str, init: tuple[str, ...]) -> None:
+    example, root = REPO / "ledgers" / name, tmp_path / name
+    partida("init", "--ledger", str(root), *init, check=True)
+    partida("record", "--ledger", str(root), str(example / "season.jsonl"), check=True)
+    committed = {k: v for k, v in snapshot(example).items() if k != "season.jsonl"}
     assert snapshot(root) == committed
 
 
-def test_example_ledger_is_clean_and_recording_again_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "init"), EXAMPLES)
+def test_example_ledger_is_clean_and_recording_again_changes_nothing(tmp_path: Path, name: str,
+                                                                     init: tuple[str, ...]) -> None:
     copy = tmp_path / "copy"
-    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".partida"))
+    shutil.copytree(REPO / "ledgers" / name, copy, ignore=shutil.ignore_patterns(".partida"))
     assert_clean(copy)
     before = snapshot(copy)
     result = partida("record", "--ledger", str(copy), str(copy / "season.jsonl"), check=True)
